@@ -1,0 +1,204 @@
+"""Fixtures: throwaway PostgreSQL and Redis, and a live Tollway server per storage profile.
+
+Every storage-touching test runs twice: on the embedded profile (SQLite, in-memory
+broadcaster) and on the production profile (PostgreSQL, Redis). Under CI=true a missing
+PostgreSQL or Redis fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
+from tollway.app import build_app
+from tollway.auth.principal import Role
+from tollway.auth.tokens import TokenAuthority
+from tollway.settings import Settings, load_settings
+
+BOOTSTRAP_TOKEN = "test-bootstrap-token"
+SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+TOLLWAY = str(Path(sys.executable).with_name("tollway"))
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail under CI=true, when a real server cannot be had."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: PostgreSQL and Redis are required)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole run; tests create databases in it."""
+    try:
+        server = PostgresServer().start()
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis for the whole run."""
+    try:
+        server = RedisServer().start()
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+def tollway_env(**values: str | None) -> dict[str, str]:
+    """The environment for a `tollway` subprocess, TOLLWAY_* from `values` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLWAY_")}
+    env.update({f"TOLLWAY_{k.upper()}": v for k, v in values.items() if v is not None})
+    return env
+
+
+def run_migrate(database_url: str) -> None:
+    """`tollway migrate` in a subprocess, exactly as an operator runs it."""
+    result = subprocess.run(
+        [TOLLWAY, "migrate"],
+        env=tollway_env(database_url=database_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Embedded (SQLite, memory broadcaster) or production (PostgreSQL, Redis) settings."""
+    state = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        database_url, redis_url = f"sqlite://{state}/tollway.db", None
+    else:
+        database_url = request.getfixturevalue("postgres").create_database()
+        redis_url = request.getfixturevalue("redis_server").url
+    run_migrate(database_url)
+    return load_settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_token=BOOTSTRAP_TOKEN,
+        secret_key=SECRET_KEY,
+        state_dir=state,
+        worker_heartbeat_seconds=1.0,
+    )
+
+
+@dataclass
+class LiveServer:
+    """A Tollway server listening on a loopback port inside the test event loop."""
+
+    base_url: str
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        """The websocket URL of /graphql."""
+        return self.base_url.replace("http://", "ws://") + "/graphql"
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """uvicorn serving `build_app(settings)`, lifespan included."""
+    port = free_port()
+    config = uvicorn.Config(
+        build_app(settings),
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    uv.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+def authority(settings: Settings) -> TokenAuthority:
+    """Mints admin JWTs the server accepts."""
+    return TokenAuthority(SECRET_KEY, settings.jwt_issuer, settings.jwt_audience, bootstrap=None)
+
+
+class GraphQL:
+    """A small GraphQL-over-HTTP client returning the decoded response body."""
+
+    def __init__(self, http: httpx.AsyncClient, authority: TokenAuthority) -> None:
+        self.http = http
+        self.authority = authority
+
+    def token(self, role: Role, tenant_id: UUID | str | None = None) -> str:
+        """A one-hour JWT for `role` (tenant-bound unless SUPER_ADMIN)."""
+        tid = UUID(str(tenant_id)) if tenant_id is not None else None
+        return self.authority.issue(role, tid, timedelta(hours=1), subject=f"test-{role.value}")
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = BOOTSTRAP_TOKEN,
+    ) -> dict[str, Any]:
+        """POST one operation; returns the JSON body (asserting it is not a 5xx)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code < 500, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
+        """The `data` of a successful operation (fails the test on any error)."""
+        body = await self.post(query, variables, **kw)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def error_code(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> str:
+        """The `extensions.code` of the first error (fails the test when there is none)."""
+        body = await self.post(query, variables, **kw)
+        assert body.get("errors"), f"expected an error, got {body}"
+        code: str = body["errors"][0]["extensions"]["code"]
+        return code
+
+    async def create_tenant(self, prefix: str = "tenant") -> str:
+        """A new tenant with a unique name; returns its id."""
+        data = await self.data(
+            "mutation($n: String!) { createTenant(input: {name: $n}) { tenant { id } } }",
+            {"n": f"{prefix}-{uuid.uuid4().hex[:8]}"},
+        )
+        tenant_id: str = data["createTenant"]["tenant"]["id"]
+        return tenant_id
+
+
+@pytest.fixture
+async def gql(server: LiveServer, authority: TokenAuthority) -> AsyncIterator[GraphQL]:
+    """A GraphQL client for the live server."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        yield GraphQL(http, authority)

@@ -1,0 +1,113 @@
+"""Tortoise configuration, connection lifecycle and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api.migrate import migrate as tortoise_migrate
+
+from tollway.errors import ConfigurationError, ServiceUnavailable
+from tollway.settings import Settings, describe_address
+
+APP_LABEL = "tollway"
+MIGRATIONS_MODULE = "tollway.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config dict for one database URL."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            APP_LABEL: {
+                "models": ["tollway.models"],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> ConfigurationError:
+    kind = "PostgreSQL" if settings.is_postgres else "SQLite"
+    detail = str(exc).strip() or type(exc).__name__
+    return ConfigurationError(
+        f"TOLLWAY_DATABASE_URL: cannot reach {kind} at "
+        f"{describe_address(settings.database_url)} ({detail})"
+    )
+
+
+async def open_database(settings: Settings) -> None:
+    """Initialise Tortoise for the whole process and prove the database answers."""
+    try:
+        await Tortoise.init(
+            config=tortoise_config(settings.database_url), _enable_global_fallback=True
+        )
+    except Exception as exc:
+        raise _unreachable(settings, exc) from exc
+    try:
+        await ping_database(max(settings.dependency_timeout_seconds, 5.0))
+    except ServiceUnavailable as exc:
+        await close_database()
+        raise _unreachable(settings, exc.__cause__ or exc) from exc
+
+
+async def close_database() -> None:
+    """Close every connection Tortoise holds and forget the SQL compiled for them."""
+    await Tortoise.close_connections()
+    # Tortoise caches compiled SQL per (connection name, table), not per dialect: without
+    # this, reopening "default" on another database (SQLite, then PostgreSQL) reuses the
+    # first dialect's placeholders.
+    EXECUTOR_CACHE.clear()
+
+
+async def ping_database(limit_seconds: float) -> float:
+    """Round-trip `SELECT 1`; returns the latency in ms or raises ServiceUnavailable."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(limit_seconds):
+            await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:
+        raise ServiceUnavailable("database unreachable") from exc
+    return (time.perf_counter() - started) * 1000
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every pending migration to `settings.database_url`."""
+    try:
+        await tortoise_migrate(config=tortoise_config(settings.database_url))
+    except OSError as exc:
+        raise _unreachable(settings, exc) from exc
+    finally:
+        await Tortoise.close_connections()
+
+
+async def pending_model_changes() -> list[Any]:
+    """Migration writers for model changes no migration file covers yet (empty when in sync)."""
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    config = tortoise_config("sqlite://:memory:")
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        assert ctx.apps is not None
+        writers: list[Any] = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+    return writers
+
+
+async def make_migrations(name: str | None = None) -> list[str]:
+    """Write migration files for pending model changes; returns their paths."""
+    from tortoise.migrations.writer import format_migration_name
+
+    paths = []
+    for writer in await pending_model_changes():
+        if name:
+            number = int(writer.name.split("_", 1)[0])
+            writer.name = format_migration_name(number, name)
+        paths.append(str(writer.write()))
+    return paths

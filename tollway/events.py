@@ -1,0 +1,118 @@
+"""Live events: broadcaster channels and the JSON envelope published on them.
+
+The broadcaster is fan-out for live subscribers, never a delivery guarantee: whatever is
+published here has been stored first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from broadcaster import Broadcast
+
+logger = logging.getLogger(__name__)
+
+AUDIT_CHANNEL = "tollway.audit"
+ALERTS_CHANNEL = "tollway.alerts"
+METRICS_CHANNEL = "tollway.metrics"
+INVALIDATIONS_CHANNEL = "tollway.invalidations"
+
+
+def envelope(channel: str, data: dict[str, Any]) -> str:
+    """The JSON string published on a channel (broadcaster's Redis backend takes strings only)."""
+    return json.dumps(
+        {"channel": channel, "at": datetime.now(UTC).isoformat(), "data": data},
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+class EventBus:
+    """A broadcaster over `memory://` or `redis://`, with JSON envelopes and health."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._broadcast: Broadcast | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @property
+    def backend_name(self) -> str:
+        """`redis` or `memory`."""
+        return "memory" if self.url.startswith("memory") else "redis"
+
+    async def connect(self) -> None:
+        """Open the backend connection and start the listener."""
+        broadcast = Broadcast(self.url)
+        await broadcast.connect()
+        self._broadcast = broadcast
+
+    async def disconnect(self) -> None:
+        """Flush pending publishes, then close."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._broadcast is None:
+            return
+        broadcast, self._broadcast = self._broadcast, None
+        with contextlib.suppress(Exception):
+            await broadcast.disconnect()
+
+    def is_listening(self) -> bool:
+        """True while connected and the listener task is alive."""
+        task = getattr(self._broadcast, "_listener_task", None)
+        return task is not None and not task.done()
+
+    async def publish(self, channel: str, data: dict[str, Any]) -> None:
+        """Publish one event; failures are logged, never raised (subscribers are best effort)."""
+        if self._broadcast is None:
+            return
+        try:
+            await self._broadcast.publish(channel, envelope(channel, data))
+        except Exception:
+            logger.warning("could not publish on %s", channel, exc_info=True)
+
+    def publish_later(self, channel: str, data: dict[str, Any]) -> None:
+        """Publish without making the caller wait."""
+        task = asyncio.get_running_loop().create_task(self.publish(channel, data))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
+        """Yield the `data` of every event published on `channel` from now on."""
+        if self._broadcast is None:
+            raise RuntimeError("event bus is not connected")
+        async with self._broadcast.subscribe(channel) as subscriber:
+            async for event in subscriber:  # type: ignore[union-attr]
+                if event is None:
+                    return
+                try:
+                    yield json.loads(event.message)["data"]
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("dropping malformed event on %s", channel)
+
+    async def round_trip_ms(self, limit_seconds: float) -> float:
+        """Publish a probe and wait for it to come back; the latency in ms."""
+        started = time.perf_counter()
+        channel = f"tollway.probe.{id(self)}"
+        probe = {"probe": started}
+
+        async def _receive() -> None:
+            async for data in self.subscribe(channel):
+                if data == probe:
+                    return
+
+        async with asyncio.timeout(limit_seconds):
+            receiver = asyncio.create_task(_receive())
+            await asyncio.sleep(0)
+            # Publish until the subscription is in place (Redis SUBSCRIBE is asynchronous).
+            while not receiver.done():
+                await self.publish(channel, probe)
+                await asyncio.wait({receiver}, timeout=0.05)
+            await receiver
+        return (time.perf_counter() - started) * 1000

@@ -1,0 +1,41 @@
+"""Health and identity queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from tollway.schema.context import Info
+from tollway.schema.permissions import IsAuthenticated
+from tollway.schema.types.health import ComponentHealth, Health, Me
+
+
+@strawberry.type
+class HealthQuery:
+    """Service health and the caller's identity."""
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def health(self, info: Info) -> Health:
+        """Database, Redis, broadcaster and worker, each with status and latency."""
+        report = await info.context.services.health.report()
+        return Health(
+            status=report.status,
+            components=[
+                ComponentHealth(
+                    name=c.name,
+                    status=c.status,
+                    latency_ms=None if c.latency_ms is None else round(c.latency_ms, 3),
+                    detail=c.detail,
+                )
+                for c in report.components
+            ],
+        )
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    def me(self, info: Info) -> Me:
+        """Who the token belongs to."""
+        principal = info.context.principal
+        return Me(
+            subject=principal.subject,
+            role=principal.role,
+            tenant_id=strawberry.ID(str(principal.tenant_id)) if principal.tenant_id else None,
+        )

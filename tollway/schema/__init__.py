@@ -1,0 +1,1 @@
+"""The Strawberry admin schema: types, inputs, enums, permissions, context, extensions."""

@@ -1,0 +1,61 @@
+"""The per-request GraphQL context: principal, services and fresh DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from tollway.auth.principal import Principal
+from tollway.errors import TollwayError, Unauthenticated
+from tollway.models import Tenant
+from tollway.services import Services
+
+
+@dataclass(slots=True)
+class Loaders:
+    """DataLoaders, new for every request so nothing is cached across principals."""
+
+    tenant: DataLoader[UUID, Tenant | None]
+
+
+def make_loaders(services: Services) -> Loaders:
+    """Fresh loaders for one request."""
+
+    async def load_tenants(ids: list[UUID]) -> list[Tenant | None]:
+        found = await services.tenants.by_ids(ids)
+        return [found.get(i) for i in ids]
+
+    return Loaders(tenant=DataLoader(load_fn=load_tenants))
+
+
+@dataclass(slots=True)
+class Context:
+    """What every resolver receives as `info.context`."""
+
+    services: Services
+    loaders: Loaders
+    principal_or_error: Principal | TollwayError
+    connection_params: dict[str, Any] | None = None
+    request: Any = field(default=None, repr=False)
+    response: Any = field(default=None, repr=False)
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller, or UNAUTHENTICATED."""
+        if isinstance(self.principal_or_error, Principal):
+            return self.principal_or_error
+        raise self.principal_or_error
+
+    def authenticate(self, authorization: str | None) -> None:
+        """(Re)authenticate from an Authorization value; keeps the error for later fields."""
+        try:
+            self.principal_or_error = self.services.tokens.authenticate(authorization)
+        except Unauthenticated as exc:
+            self.principal_or_error = exc
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,1 @@
+"""Strawberry object types, enums and inputs, one module per area."""

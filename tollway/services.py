@@ -1,0 +1,27 @@
+"""The area services one process shares, built once by `app.build_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from tollway.audit.service import AuditService
+from tollway.auth.tokens import TokenAuthority
+from tollway.events import EventBus
+from tollway.health.checks import HealthChecker
+from tollway.settings import Settings
+from tollway.tenants.service import TenantService
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything resolvers call; connections inside are opened by the app lifespan."""
+
+    settings: Settings
+    bus: EventBus
+    redis: Redis | None
+    tokens: TokenAuthority
+    audit: AuditService
+    tenants: TenantService
+    health: HealthChecker

@@ -1,0 +1,132 @@
+"""Typed settings read from `TOLLWAY_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tollway.errors import ConfigurationError
+
+DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "asyncpg"}
+REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
+
+class Settings(BaseSettings):
+    """Everything Tollway reads from its environment. Bad values stop start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="TOLLWAY_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite://./tollway.db"
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    webhook_allow_private_networks: bool = False
+
+    state_dir: Path = Path(".tollway")
+    """Where development state (the generated secret key) lives when nothing is configured."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    allowed_origins: tuple[str, ...] = ()
+    """Origins allowed to open cross-origin websocket connections to `/graphql`."""
+
+    jwt_issuer: str = "tollway"
+    jwt_audience: str = "tollway-admin"
+
+    graphql_max_depth: int = Field(default=12, ge=2, le=64)
+    graphql_max_aliases: int = Field(default=30, ge=1, le=1000)
+    graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    graphql_page_size_max: int = Field(default=100, ge=1, le=1000)
+
+    dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported scheme {scheme or '(none)'!r}; use postgres://user:pass@host:port/db "
+                "or sqlite://path"
+            )
+        if scheme != "sqlite" and not urlsplit(value).hostname:
+            raise ValueError("no host in the URL; use postgres://user:pass@host:port/db")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                f"unsupported scheme {parts.scheme or '(none)'!r}; use redis://host:port/db"
+            )
+        if parts.scheme != "unix":
+            try:
+                _ = parts.port
+            except ValueError as exc:
+                raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database is PostgreSQL rather than the embedded SQLite."""
+        return urlsplit(self.database_url).scheme != "sqlite"
+
+    @property
+    def broadcast_url(self) -> str:
+        """Live events travel over Redis when it is configured, in memory otherwise."""
+        return self.redis_url or "memory://"
+
+    def signing_key(self) -> str:
+        """The key that signs admin JWTs: configured, or generated once into `state_dir`."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.state_dir / "secret-key"
+        try:
+            if path.exists():
+                return path.read_text(encoding="utf-8").strip()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(key + "\n")
+            return key
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"TOLLWAY_SECRET_KEY: not set, and {path} cannot be used to keep a generated "
+                f"one ({exc.strerror})"
+            ) from exc
+
+
+def describe_address(url: str) -> str:
+    """`host:port` of a database or Redis URL, for error messages (never the password)."""
+    parts = urlsplit(url)
+    if parts.scheme in {"sqlite", "unix"}:
+        return parts.netloc + parts.path
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or '?'}:{port or '(default port)'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation failure into one clear ConfigurationError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"TOLLWAY_{field.upper()}: {message}") from None
