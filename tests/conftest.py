@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.processes import run_tollway
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
 from tollway.app import build_app
 from tollway.auth.principal import Role
@@ -31,7 +29,6 @@ from tollway.settings import Settings, load_settings
 
 BOOTSTRAP_TOKEN = "test-bootstrap-token"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
-TOLLWAY = str(Path(sys.executable).with_name("tollway"))
 
 
 def unavailable(reason: str) -> None:
@@ -63,22 +60,9 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-def tollway_env(**values: str | None) -> dict[str, str]:
-    """The environment for a `tollway` subprocess, TOLLWAY_* from `values` only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLWAY_")}
-    env.update({f"TOLLWAY_{k.upper()}": v for k, v in values.items() if v is not None})
-    return env
-
-
 def run_migrate(database_url: str) -> None:
     """`tollway migrate` in a subprocess, exactly as an operator runs it."""
-    result = subprocess.run(
-        [TOLLWAY, "migrate"],
-        env=tollway_env(database_url=database_url),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_tollway("migrate", database_url=database_url)
     assert result.returncode == 0, result.stderr
 
 
