@@ -186,3 +186,25 @@ async def gql(server: LiveServer, authority: TokenAuthority) -> AsyncIterator[Gr
     """A GraphQL client for the live server."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         yield GraphQL(http, authority)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a real PostgreSQL or Redis."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "[postgres" in item.nodeid or {"postgres", "redis_server"} & set(fixtures):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on real PostgreSQL/Redis, so a green run cannot hide skips."""
+    backed = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in backed:
+        for report in terminalreporter.stats.get(outcome, []):
+            if "postgres" in getattr(report, "keywords", {}):
+                backed[outcome] += 1
+    terminalreporter.write_sep(
+        "-",
+        "PostgreSQL/Redis-backed tests: "
+        + ", ".join(f"{count} {outcome}" for outcome, count in backed.items()),
+    )
