@@ -192,7 +192,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a real PostgreSQL or Redis."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        if "[postgres" in item.nodeid or {"postgres", "redis_server"} & set(fixtures):
+        if (
+            "[postgres" in item.nodeid
+            or "[redis" in item.nodeid
+            or {"postgres", "redis_server"} & set(fixtures)
+        ):
             item.add_marker(pytest.mark.postgres)
 
 

@@ -1,0 +1,70 @@
+"""Property: the Redis script and the in-memory backend make identical decisions."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from tests.ratelimit.conftest import FakeClock
+from tests.servers import RedisServer
+from tollway.ratelimit import Algorithm, Limiter, MemoryStorage, Quota, QuotaPeriod, Window
+from tollway.ratelimit.redis import RedisStorage
+
+windows = st.lists(
+    st.builds(
+        Window,
+        limit=st.integers(1, 20),
+        seconds=st.sampled_from([1, 2, 5, 60]),
+        algorithm=st.sampled_from(list(Algorithm)),
+        burst=st.one_of(st.none(), st.integers(1, 20)),
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda w: w.seconds,
+)
+quotas = st.one_of(
+    st.none(),
+    st.builds(
+        Quota,
+        limit=st.integers(1, 30),
+        period=st.sampled_from([QuotaPeriod.DAY, QuotaPeriod.TOTAL]),
+    ),
+)
+steps = st.lists(
+    st.tuples(st.integers(0, 1500), st.integers(1, 3)),  # (ms to advance, cost)
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(windows=windows, quota=quotas, steps=steps, start=st.integers(0, 10**9))
+def test_backends_agree(
+    redis_server: RedisServer,
+    windows: list[Window],
+    quota: Quota | None,
+    steps: list[tuple[int, int]],
+    start: int,
+) -> None:
+    import asyncio
+
+    async def replay() -> None:
+        client = Redis.from_url(redis_server.url)
+        try:
+            clock = FakeClock(1_800_000_000_000 + start)
+            memory, remote = Limiter(MemoryStorage(), clock), Limiter(RedisStorage(client), clock)
+            who = uuid.uuid4().hex
+            for advance, cost in steps:
+                clock.advance(advance)
+                a = await memory.hit(who, windows, quota, cost)
+                b = await remote.hit(who, windows, quota, cost)
+                assert a == b, (clock.now, cost)
+        finally:
+            await client.aclose()
+
+    asyncio.run(replay())

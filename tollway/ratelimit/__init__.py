@@ -1,0 +1,19 @@
+"""Rate limits and quotas over a storage interface (Redis + Lua, or in memory).
+
+Imports neither models nor web code.
+"""
+
+from tollway.ratelimit.limiter import Limiter, wall_clock_ms
+from tollway.ratelimit.memory import MemoryStorage
+from tollway.ratelimit.types import Algorithm, Decision, Quota, QuotaPeriod, Window
+
+__all__ = [
+    "Algorithm",
+    "Decision",
+    "Limiter",
+    "MemoryStorage",
+    "Quota",
+    "QuotaPeriod",
+    "Window",
+    "wall_clock_ms",
+]

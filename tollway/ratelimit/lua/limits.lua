@@ -1,0 +1,57 @@
+-- Tollway: test every check of one request and consume them all, or none, atomically.
+-- KEYS: the keys of every check in order (a SLIDING check has two: current, previous).
+-- ARGV[1] now_ms, ARGV[2] cost, ARGV[3] number of checks, then six values per check:
+--   kind ("f" fixed counter, "s" sliding window, "g" GCRA), limit, interval_ms, burst,
+--   weight (sliding), ttl_ms (0 = no expiry).
+-- Returns {allowed, a1, b1, a2, b2, ...}: allowed is 1 or 0, (a, b) each check's state
+-- before the request: (count, 0), (current, previous) or (tat, 0).
+-- The formulas are those of tollway/ratelimit/checks.py:check_allows.
+local now = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local state_a, state_b, first_key = {}, {}, {}
+local allowed = 1
+local k = 1
+for i = 1, n do
+  local base = 3 + (i - 1) * 6
+  local kind = ARGV[base + 1]
+  local limit = tonumber(ARGV[base + 2])
+  local interval = tonumber(ARGV[base + 3])
+  local burst = tonumber(ARGV[base + 4])
+  local weight = tonumber(ARGV[base + 5])
+  first_key[i] = k
+  local a = tonumber(redis.call("GET", KEYS[k]) or "0")
+  local b = 0
+  k = k + 1
+  if kind == "s" then
+    b = tonumber(redis.call("GET", KEYS[k]) or "0")
+    k = k + 1
+    if b * weight + (a + cost) * interval > limit * interval then allowed = 0 end
+  elseif kind == "g" then
+    if math.max(a, now) + cost * interval - now > burst * interval then allowed = 0 end
+  else
+    if a + cost > limit then allowed = 0 end
+  end
+  state_a[i], state_b[i] = a, b
+end
+if allowed == 1 then
+  for i = 1, n do
+    local base = 3 + (i - 1) * 6
+    local kind = ARGV[base + 1]
+    local interval = tonumber(ARGV[base + 3])
+    local ttl = tonumber(ARGV[base + 6])
+    local key = KEYS[first_key[i]]
+    if kind == "g" then
+      redis.call("SET", key, string.format("%d", math.max(state_a[i], now) + cost * interval), "PX", ttl)
+    else
+      local value = redis.call("INCRBY", key, cost)
+      if ttl > 0 and value == cost then redis.call("PEXPIRE", key, ttl) end
+    end
+  end
+end
+local out = {allowed}
+for i = 1, n do
+  out[#out + 1] = state_a[i]
+  out[#out + 1] = state_b[i]
+end
+return out

@@ -1,0 +1,43 @@
+"""Redis backend: one EVALSHA of `lua/limits.lua` per request, Redis Cluster-safe keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from tollway.ratelimit.types import Check
+
+LUA_SOURCE = resources.files("tollway.ratelimit").joinpath("lua/limits.lua").read_text()
+
+
+class RedisStorage:
+    """Counters in Redis, changed only by the atomic script."""
+
+    name = "redis"
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._script: AsyncScript = redis.register_script(LUA_SOURCE)
+
+    async def apply(
+        self, checks: Sequence[Check], cost: int, now_ms: int
+    ) -> tuple[bool, list[tuple[int, int]]]:
+        """One round trip: the script tests and consumes every check."""
+        keys: list[str] = []
+        args: list[Any] = [now_ms, cost, len(checks)]
+        for c in checks:
+            keys.extend(c.keys)
+            args += [c.kind.value, c.limit, c.interval_ms, c.burst, c.weight, c.ttl_ms]
+        reply = await self._script(keys=keys, args=args)
+        values = [int(v) for v in reply]
+        states = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(checks))]
+        return values[0] == 1, states
+
+    async def reset(self) -> None:
+        """Delete every Tollway counter (SCAN, never KEYS)."""
+        async for key in self._redis.scan_iter(match="tw:{*", count=1000):
+            await self._redis.delete(key)
