@@ -2,57 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
-from tollway.db import close_database, open_database
+from tollway.db import acquire_database, release_database
 from tollway.errors import ConfigurationError
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.health.routes import healthz, metrics, readyz
+from tollway.redis_client import check_redis, make_redis
 from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
-from tollway.settings import Settings, describe_address
+from tollway.settings import Settings
 from tollway.tenants.service import TenantService
 from tollway.worker import Worker
 
 logger = logging.getLogger(__name__)
-
-
-def make_redis(settings: Settings) -> Redis | None:
-    """A Redis client for the configured URL (it connects lazily), or None when embedded."""
-    if settings.redis_url is None:
-        return None
-    timeout = settings.dependency_timeout_seconds
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        health_check_interval=5,
-    )
-
-
-async def check_redis(settings: Settings, redis: Redis | None) -> None:
-    """Raise a one-line ConfigurationError when the configured Redis does not answer."""
-    if redis is None or settings.redis_url is None:
-        return
-    try:
-        async with asyncio.timeout(max(settings.dependency_timeout_seconds, 3.0)):
-            await redis.ping()  # type: ignore[misc]
-    except Exception as exc:
-        detail = str(exc) or type(exc).__name__
-        raise ConfigurationError(
-            f"TOLLWAY_REDIS_URL: cannot reach Redis at {describe_address(settings.redis_url)} "
-            f"({detail})"
-        ) from exc
 
 
 def build_services(settings: Settings) -> Services:
@@ -89,8 +60,8 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            await open_database(settings)
-            stack.push_async_callback(close_database)
+            await acquire_database(settings)
+            stack.push_async_callback(release_database)
             if services.redis is not None:
                 stack.push_async_callback(services.redis.aclose)
             await check_redis(settings, services.redis)

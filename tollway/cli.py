@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _preflight(settings: Settings) -> None:
     """Prove the database and Redis answer before the server starts."""
-    from tollway.app import check_redis, make_redis
     from tollway.db import close_database, open_database
+    from tollway.redis_client import check_redis, make_redis
 
     await open_database(settings)
     await close_database()

@@ -57,6 +57,28 @@ async def open_database(settings: Settings) -> None:
         raise _unreachable(settings, exc.__cause__ or exc) from exc
 
 
+_shared_users = 0
+_shared_owner = False
+
+
+async def acquire_database(settings: Settings) -> None:
+    """Open the process-wide database on first use (the admin app and the middleware share it)."""
+    global _shared_users, _shared_owner
+    if _shared_users == 0 and not Tortoise.is_inited():
+        await open_database(settings)
+        _shared_owner = True
+    _shared_users += 1
+
+
+async def release_database() -> None:
+    """Close the process-wide database when its last user lets go."""
+    global _shared_users, _shared_owner
+    _shared_users = max(0, _shared_users - 1)
+    if _shared_users == 0 and _shared_owner:
+        _shared_owner = False
+        await close_database()
+
+
 async def close_database() -> None:
     """Close every connection Tortoise holds and forget the SQL compiled for them."""
     await Tortoise.close_connections()

@@ -34,8 +34,33 @@ def envelope(channel: str, data: dict[str, Any]) -> str:
     )
 
 
+_shared: dict[str, tuple[Broadcast, int]] = {}
+
+
+async def _acquire_broadcast(url: str) -> Broadcast:
+    """One Broadcast per URL per process, so in-process publishers and listeners meet."""
+    if url in _shared:
+        broadcast, users = _shared[url]
+        _shared[url] = (broadcast, users + 1)
+        return broadcast
+    broadcast = Broadcast(url)
+    await broadcast.connect()
+    _shared[url] = (broadcast, 1)
+    return broadcast
+
+
+async def _release_broadcast(url: str) -> None:
+    broadcast, users = _shared[url]
+    if users > 1:
+        _shared[url] = (broadcast, users - 1)
+        return
+    del _shared[url]
+    with contextlib.suppress(Exception):
+        await broadcast.disconnect()
+
+
 class EventBus:
-    """A broadcaster over `memory://` or `redis://`, with JSON envelopes and health."""
+    """A handle on the process-wide broadcaster for `memory://` or `redis://`."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -48,10 +73,9 @@ class EventBus:
         return "memory" if self.url.startswith("memory") else "redis"
 
     async def connect(self) -> None:
-        """Open the backend connection and start the listener."""
-        broadcast = Broadcast(self.url)
-        await broadcast.connect()
-        self._broadcast = broadcast
+        """Join (or open) the process-wide broadcaster for this URL."""
+        if self._broadcast is None:
+            self._broadcast = await _acquire_broadcast(self.url)
 
     async def disconnect(self) -> None:
         """Flush pending publishes, then close."""
@@ -59,9 +83,8 @@ class EventBus:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self._broadcast is None:
             return
-        broadcast, self._broadcast = self._broadcast, None
-        with contextlib.suppress(Exception):
-            await broadcast.disconnect()
+        self._broadcast = None
+        await _release_broadcast(self.url)
 
     def is_listening(self) -> bool:
         """True while connected and the listener task is alive."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
     graphql_page_size_max: int = Field(default=100, ge=1, le=1000)
 
+    ratelimit_failure_mode: Literal["open", "closed"] = "open"
+    """When Redis is unreachable: `open` limits per instance in memory, `closed` answers 503."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of proxies whose X-Forwarded-For is believed when finding the client address."""
+    key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
 
@@ -74,6 +81,18 @@ class Settings(BaseSettings):
                 _ = parts.port
             except ValueError as exc:
                 raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP address or CIDR block") from None
         return value
 
     @property

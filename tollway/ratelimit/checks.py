@@ -27,14 +27,15 @@ def _key(identity: str, *parts: object) -> str:
     return f"{KEY_PREFIX}:{{{identity}}}:" + ":".join(str(p) for p in parts)
 
 
-def window_check(identity: str, window: Window, now_ms: int) -> Check:
-    """The check for one window at `now_ms`."""
+def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -> Check:
+    """The check for one window at `now_ms`; `scope` separates per-route windows of a key."""
     length = window.seconds * 1000
+    name = window.name if scope == "k" else f"{scope}-{window.name}"
     if window.algorithm is Algorithm.TOKEN_BUCKET:
         interval = -(-length // window.limit)  # ceil: never faster than the stated rate
         burst = window.burst or window.limit
         return Check(
-            name=window.name, kind=Kind.GCRA, keys=(_key(identity, "g", length, window.limit),),
+            name=name, kind=Kind.GCRA, keys=(_key(identity, scope, "g", length, window.limit),),
             limit=burst, interval_ms=interval, burst=burst, weight=0, reset_ms=0,
             ttl_ms=burst * interval + 1000, is_quota=False, window_seconds=window.seconds,
         )  # fmt: skip
@@ -42,13 +43,14 @@ def window_check(identity: str, window: Window, now_ms: int) -> Check:
     start = index * length
     if window.algorithm is Algorithm.FIXED_WINDOW:
         return Check(
-            name=window.name, kind=Kind.FIXED, keys=(_key(identity, "f", length, index),),
+            name=name, kind=Kind.FIXED, keys=(_key(identity, scope, "f", length, index),),
             limit=window.limit, interval_ms=length, burst=0, weight=0, reset_ms=start + length,
             ttl_ms=length + 1000, is_quota=False, window_seconds=window.seconds,
         )  # fmt: skip
+    current = _key(identity, scope, "s", length, index)
+    previous = _key(identity, scope, "s", length, index - 1)
     return Check(
-        name=window.name, kind=Kind.SLIDING,
-        keys=(_key(identity, "s", length, index), _key(identity, "s", length, index - 1)),
+        name=name, kind=Kind.SLIDING, keys=(current, previous),
         limit=window.limit, interval_ms=length, burst=0, weight=length - (now_ms - start),
         reset_ms=start + length, ttl_ms=2 * length + 1000, is_quota=False,
         window_seconds=window.seconds,
@@ -91,10 +93,16 @@ def quota_check(identity: str, quota: Quota, now_ms: int) -> Check:
 
 
 def build_checks(
-    identity: str, windows: Sequence[Window], quota: Quota | None, now_ms: int
+    identity: str,
+    windows: Sequence[Window],
+    quota: Quota | None,
+    now_ms: int,
+    route_windows: Sequence[Window] = (),
+    route: str = "",
 ) -> list[Check]:
-    """Every check of one request."""
+    """Every check of one request: the identity's windows, a route's extra windows, the quota."""
     checks = [window_check(identity, w, now_ms) for w in windows]
+    checks += [window_check(identity, w, now_ms, scope=f"route:{route}") for w in route_windows]
     if quota is not None:
         checks.append(quota_check(identity, quota, now_ms))
     return checks

@@ -22,12 +22,22 @@ class Limiter:
         self.storage = storage
         self._clock = clock
 
+    def now_ms(self) -> int:
+        """The limiter's clock."""
+        return self._clock()
+
     async def hit(
-        self, identity: str, windows: Sequence[Window], quota: Quota | None, cost: int = 1
+        self,
+        identity: str,
+        windows: Sequence[Window],
+        quota: Quota | None,
+        cost: int = 1,
+        route_windows: Sequence[Window] = (),
+        route: str = "",
     ) -> Decision:
         """Admit the request (consuming `cost` everywhere) or reject it (consuming nothing)."""
         now = self._clock()
-        checks = build_checks(identity, windows, quota, now)
+        checks = build_checks(identity, windows, quota, now, route_windows, route)
         if not checks:
             return Decision(True, ())
         allowed, states = await self.storage.apply(checks, cost, now)

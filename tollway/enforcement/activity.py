@@ -1,0 +1,84 @@
+"""What the hot path notices, written in batches off the request path: security events for
+every denial, and each key's request count and last use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from tortoise.expressions import F
+
+from tollway.models import ApiKey, SecurityEvent
+
+logger = logging.getLogger(__name__)
+MAX_BUFFERED_EVENTS = 50_000
+
+
+class ActivityRecorder:
+    """Buffers in memory; `flush` writes everything buffered so far."""
+
+    def __init__(self) -> None:
+        self._events: list[SecurityEvent] = []
+        self._usage: dict[str, tuple[int, float]] = {}
+        self.dropped_events = 0
+
+    def denied(
+        self,
+        reason: str,
+        *,
+        method: str,
+        path: str,
+        client_ip: str | None,
+        user_agent: str | None,
+        tenant_id: str | None,
+        key_id: str | None,
+        key_prefix: str | None,
+    ) -> None:
+        """Remember one denied request."""
+        if len(self._events) >= MAX_BUFFERED_EVENTS:
+            self.dropped_events += 1
+            return
+        self._events.append(
+            SecurityEvent(
+                id=uuid.uuid4(), at=datetime.now(UTC), reason=reason, method=method[:10],
+                path=path[:500], client_ip=client_ip, user_agent=(user_agent or "")[:300] or None,
+                tenant_id=tenant_id, key_id=key_id, key_prefix=key_prefix,
+            )
+        )  # fmt: skip
+
+    def used(self, key_id: str, at: float) -> None:
+        """Count one request of a key."""
+        count, _ = self._usage.get(key_id, (0, at))
+        self._usage[key_id] = (count + 1, at)
+
+    async def flush(self) -> None:
+        """Write what is buffered; on failure it is kept for the next attempt."""
+        events, self._events = self._events, []
+        usage, self._usage = self._usage, {}
+        try:
+            if events:
+                await SecurityEvent.bulk_create(events, batch_size=1000)
+        except Exception:
+            self._events = events + self._events
+            raise
+        for key_id, (count, last) in usage.items():
+            try:
+                await ApiKey.filter(id=key_id).update(
+                    total_requests=F("total_requests") + count,
+                    last_used_at=datetime.fromtimestamp(last, UTC),
+                )
+            except Exception:
+                previous, _ = self._usage.get(key_id, (0, last))
+                self._usage[key_id] = (previous + count, last)
+                raise
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Flush every `interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except Exception as exc:
+                logger.warning("could not write enforcement activity (%s); will retry", exc)

@@ -1,0 +1,143 @@
+"""`EnforcementMiddleware`: pure ASGI enforcement in front of any ASGI app.
+
+    app = Starlette(routes=..., middleware=[Middleware(EnforcementMiddleware)])
+    app = EnforcementMiddleware(app, routes=[RouteRule("/reports/**", scopes=("reports:read",))])
+
+Denied requests get an RFC 9457 problem response and never reach the app. Allowed requests
+reach it with `scope["tollway.principal"]` (a `KeyRecord`) and leave with RateLimit headers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from tollway.enforcement.headers import Header, ratelimit_headers
+from tollway.enforcement.problems import DenialCode, problem_body
+from tollway.enforcement.routes import RouteRule
+from tollway.enforcement.runtime import EnforcementRuntime
+from tollway.enforcement.verifier import Verdict
+from tollway.settings import Settings, load_settings
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+PROBLEM_CONTENT_TYPE = (b"content-type", b"application/problem+json")
+
+
+class EnforcementMiddleware:
+    """API-key auth, IP/origin/scope checks, rate limits and quotas for HTTP requests."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        settings: Settings | None = None,
+        routes: Iterable[RouteRule] = (),
+        runtime: EnforcementRuntime | None = None,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime or EnforcementRuntime(settings or load_settings(), routes)
+        self._trusted = tuple(
+            ipaddress.ip_network(c, strict=False) for c in self.runtime.settings.trusted_proxies
+        )
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self.app(scope, receive, self._watch_shutdown(send))
+            else:
+                await self.app(scope, receive, send)
+            return
+        runtime = self.runtime
+        if not runtime.started:
+            await runtime.start()
+        secret = origin = forwarded = agent = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                secret = value.decode("latin-1").strip()
+            elif name == b"authorization" and secret is None:
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    secret = token.strip()
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
+            elif name == b"user-agent":
+                agent = value.decode("latin-1")
+        client_ip = self._client_ip(scope, forwarded)
+        method, path = scope["method"], scope["path"]
+        verdict = await runtime.verifier.verify(
+            secret, method=method, path=path, client_ip=client_ip, origin=origin
+        )
+        now_ms = runtime.verifier.limiter.now_ms()
+        extra = ratelimit_headers(verdict.decision, now_ms) if verdict.decision else []
+        if verdict.code is not None:
+            self._record_denial(verdict, method, path, client_ip, agent)
+            await _send_problem(send, verdict.code, verdict.detail, extra)
+            return
+        record = verdict.record
+        if record is not None:
+            runtime.activity.used(record.key_id, time.time())
+            scope["tollway.principal"] = record
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _client_ip(self, scope: Scope, forwarded: str | None) -> str | None:
+        client = scope.get("client")
+        peer: str | None = client[0] if client else None
+        if not forwarded or not self._trusted or peer is None or not self._is_trusted(peer):
+            return peer
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if not self._is_trusted(hop):
+                return hop
+        return peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    def _record_denial(
+        self, verdict: Verdict, method: str, path: str, ip: str | None, agent: str | None
+    ) -> None:
+        record = verdict.record
+        self.runtime.activity.denied(
+            verdict.code.value if verdict.code else "",
+            method=method,
+            path=path,
+            client_ip=ip,
+            user_agent=agent,
+            tenant_id=record.tenant_id if record else None,
+            key_id=record.key_id if record else None,
+            key_prefix=record.prefix if record else None,
+        )
+
+    def _watch_shutdown(self, send: Any) -> Any:
+        async def watched(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.runtime.stop()
+            await send(message)
+
+        return watched
+
+
+async def _send_problem(send: Any, code: DenialCode, detail: str, extra: list[Header]) -> None:
+    status, body = problem_body(code, detail)
+    headers = [PROBLEM_CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *extra]
+    if code is DenialCode.SERVICE_UNAVAILABLE:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,92 @@
+"""Everything the middleware holds for a process: database, Redis, limiter, key cache,
+invalidation listener and activity writer. Started on the first request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from tollway.db import acquire_database, release_database
+from tollway.enforcement.activity import ActivityRecorder
+from tollway.enforcement.routes import RouteRule, RouteTable
+from tollway.enforcement.verifier import Verifier
+from tollway.events import INVALIDATIONS_CHANNEL, EventBus
+from tollway.keys.cache import KeyCache
+from tollway.keys.records import fetch_key_record
+from tollway.ratelimit import Limiter, MemoryStorage
+from tollway.ratelimit.base import LimitStorage
+from tollway.ratelimit.failover import FailoverStorage, FailureMode
+from tollway.ratelimit.redis import RedisStorage
+from tollway.redis_client import make_redis
+from tollway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class EnforcementRuntime:
+    """Process-wide state of one middleware instance."""
+
+    def __init__(self, settings: Settings, routes: Iterable[RouteRule] = ()) -> None:
+        self.settings = settings
+        self.redis = make_redis(settings)
+        storage: LimitStorage = MemoryStorage()
+        if self.redis is not None:
+            storage = FailoverStorage(
+                RedisStorage(self.redis), FailureMode(settings.ratelimit_failure_mode)
+            )
+        self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
+        self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes))
+        self.activity = ActivityRecorder()
+        self.bus = EventBus(settings.broadcast_url)
+        self.started = False
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Open connections and start background tasks (once)."""
+        async with self._lock:
+            if self.started:
+                return
+            await acquire_database(self.settings)
+            try:
+                await self.bus.connect()
+            except Exception:
+                logger.warning("live invalidations unavailable; keys expire from cache by TTL")
+            self._tasks = [
+                asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
+                asyncio.create_task(self.activity.run(), name="tollway-activity"),
+            ]
+            self.started = True
+
+    async def stop(self) -> None:
+        """Flush activity, stop tasks, close connections."""
+        async with self._lock:
+            if not self.started:
+                return
+            self.started = False
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.activity.flush()
+            await self.bus.disconnect()
+            if self.redis is not None:
+                await self.redis.aclose()
+            await release_database()
+
+    async def _listen_invalidations(self) -> None:
+        while True:
+            try:
+                async for data in self.bus.subscribe(INVALIDATIONS_CHANNEL):
+                    if data.get("all"):
+                        self.cache.clear()
+                    elif key_id := data.get("key_id"):
+                        self.cache.invalidate_key(str(key_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("invalidation listener failed; resubscribing", exc_info=True)
+                self.cache.clear()
+            await asyncio.sleep(1.0)

@@ -1,0 +1,1 @@
+"""API keys: generation, hashing, validation, service, and the records the hot path reads."""

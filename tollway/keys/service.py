@@ -1,0 +1,303 @@
+"""API key lifecycle: create, update, revoke, rotate, delete, list. Every change is audited
+and invalidates the key in every instance's enforcement cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from tollway.audit.service import AuditService
+from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal, Role
+from tollway.errors import BadUserInput, Conflict, NotFound
+from tollway.events import INVALIDATIONS_CHANNEL, EventBus
+from tollway.keys.limits import (
+    QuotaSpec,
+    WindowSpec,
+    quota_to_json,
+    validate_quota,
+    validate_windows,
+    windows_to_json,
+)
+from tollway.keys.plans import DEFAULT_PLAN, PlanService
+from tollway.keys.secrets import generate_secret
+from tollway.keys.validation import clean_expiry, clean_networks, clean_origins, clean_scopes
+from tollway.keys.validation import clean_text as text
+from tollway.models import ApiKey, ApiKeySecret, KeyEnvironment, KeyStatus, OwnerType, Tenant
+from tollway.pagination import Page, paginate
+from tollway.tenants.service import clean_metadata
+
+KEY_READ_ROLES = READ_ROLES | {Role.SERVICE}
+MAX_GRACE = timedelta(days=30)
+
+
+@dataclass(slots=True)
+class NewKey:
+    """Fields of `createApiKey`."""
+
+    tenant_id: UUID
+    name: str
+    environment: KeyEnvironment = KeyEnvironment.LIVE
+    description: str = ""
+    owner_type: OwnerType = OwnerType.CUSTOMER
+    owner_id: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    allowed_ips: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None
+    plan: str | None = None
+    rate_limits: list[WindowSpec] | None = None
+    quota: QuotaSpec | None = None
+    rotation_period_days: int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFilter:
+    """Filters of `apiKeys`."""
+
+    tenant_id: UUID | None = None
+    status: KeyStatus | None = None
+    environment: KeyEnvironment | None = None
+    plan: str | None = None
+    owner_type: OwnerType | None = None
+    owner_id: str | None = None
+    search: str | None = None
+
+
+def effective_status(key: ApiKey, now: datetime | None = None) -> KeyStatus:
+    """ACTIVE keys past their expiry read as EXPIRED."""
+    moment = now or datetime.now(UTC)
+    if key.status is KeyStatus.ACTIVE and key.expires_at and key.expires_at <= moment:
+        return KeyStatus.EXPIRED
+    return key.status
+
+
+def _rotation_days(days: int | None) -> int | None:
+    if days is not None and not 1 <= days <= 3650:
+        raise BadUserInput("rotationPeriodDays must be between 1 and 3650")
+    return days
+
+
+class KeyService:
+    """Key reads and writes, each checked against the principal's role and tenant."""
+
+    def __init__(
+        self, audit: AuditService, plans: PlanService, bus: EventBus, max_page_size: int
+    ) -> None:
+        self._audit = audit
+        self._plans = plans
+        self._bus = bus
+        self._max_page_size = max_page_size
+
+    async def _invalidate(self, key_id: UUID) -> None:
+        await self._bus.publish(INVALIDATIONS_CHANNEL, {"key_id": str(key_id)})
+
+    async def _owned(self, principal: Principal, key_id: UUID, *, lock: bool = False) -> ApiKey:
+        query = ApiKey.select_for_update() if lock else ApiKey.all()
+        key = await query.get_or_none(id=key_id)
+        if key is None or not (principal.is_super_admin or key.tenant_id == principal.tenant_id):
+            raise NotFound(f"API key {key_id} not found")
+        return key
+
+    async def create(self, principal: Principal, new: NewKey) -> tuple[ApiKey, str]:
+        """A new key and its secret (returned this once, never stored)."""
+        principal.require_role(WRITE_ROLES, "create API keys")
+        principal.require_tenant(new.tenant_id)
+        if not await Tenant.exists(id=new.tenant_id):
+            raise NotFound(f"tenant {new.tenant_id} not found")
+        plan = await self._plans.by_name(new.plan or DEFAULT_PLAN)
+        windows = None if new.rate_limits is None else validate_windows(new.rate_limits)
+        fields: dict[str, Any] = {
+            "tenant_id": new.tenant_id,
+            "name": text(new.name, "name", 120),
+            "description": text(new.description, "description", 2000, required=False),
+            "owner_type": new.owner_type,
+            "owner_id": new.owner_id,
+            "environment": new.environment,
+            "scopes": clean_scopes(new.scopes),
+            "allowed_ips": clean_networks(new.allowed_ips),
+            "allowed_origins": clean_origins(new.allowed_origins),
+            "expires_at": clean_expiry(new.expires_at, datetime.now(UTC)),
+            "plan_id": plan.id,
+            "rate_limits": None if windows is None else windows_to_json(windows),
+            "quota": quota_to_json(validate_quota(new.quota)),
+            "rotation_period_days": _rotation_days(new.rotation_period_days),
+            "metadata": clean_metadata(new.metadata or {}),
+        }
+        secret = generate_secret(new.environment)
+        async with in_transaction():
+            key = await ApiKey.create(prefix=secret.prefix, masked_key=secret.masked, **fields)
+            await ApiKeySecret.create(hash=secret.hash, key_id=key.id)
+            entry = await self._audit.record(
+                principal, "api_key.create", "api_key", key.id, new.tenant_id,
+                {**fields, "plan": plan.name, "prefix": secret.prefix},
+            )  # fmt: skip
+        self._audit.announce(entry)
+        return key, secret.secret
+
+    async def update(self, principal: Principal, key_id: UUID, changes: dict[str, Any]) -> ApiKey:
+        """Change anything but the secret. `status` may move between ACTIVE and DISABLED."""
+        principal.require_role(WRITE_ROLES, "update API keys")
+        fields = await self._clean_changes(changes)
+        if not fields:
+            raise BadUserInput("nothing to update: give at least one field")
+        async with in_transaction():
+            key = await self._owned(principal, key_id, lock=True)
+            if key.status is KeyStatus.REVOKED:
+                raise Conflict("a revoked key cannot be changed")
+            before = {name: getattr(key, name) for name in fields}
+            key.update_from_dict(fields)
+            await key.save(update_fields=[*fields, "updated_at"])
+            entry = await self._audit.record(
+                principal, "api_key.update", "api_key", key.id, key.tenant_id,
+                {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v},
+            )  # fmt: skip
+        self._audit.announce(entry)
+        await self._invalidate(key.id)
+        return key
+
+    async def _clean_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        cleaners: dict[str, Callable[[Any], Any]] = {
+            "name": lambda v: text(v, "name", 120),
+            "description": lambda v: text(v or "", "description", 2000, required=False),
+            "owner_type": lambda v: v,
+            "owner_id": lambda v: v,
+            "scopes": clean_scopes,
+            "allowed_ips": clean_networks,
+            "allowed_origins": clean_origins,
+            "expires_at": lambda v: clean_expiry(v, datetime.now(UTC)),
+            "rate_limits": lambda v: None if v is None else windows_to_json(validate_windows(v)),
+            "quota": lambda v: quota_to_json(validate_quota(v)),
+            "rotation_period_days": _rotation_days,
+            "metadata": lambda v: clean_metadata(v or {}),
+        }
+        fields: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "status":
+                if value not in {KeyStatus.ACTIVE, KeyStatus.DISABLED}:
+                    raise BadUserInput("status can be set to ACTIVE or DISABLED (use revokeApiKey)")
+                fields["status"] = value
+            elif name == "plan":
+                fields["plan_id"] = (await self._plans.by_name(value)).id
+            elif name in cleaners:
+                fields[name] = cleaners[name](value)
+            else:
+                raise BadUserInput(f"{name} cannot be updated")
+        return fields
+
+    async def revoke(self, principal: Principal, key_id: UUID, reason: str | None) -> ApiKey:
+        """Irreversible: the key and every secret of it stop working everywhere."""
+        principal.require_role(WRITE_ROLES, "revoke API keys")
+        reason_text: str | None = text(reason or "", "reason", 500, required=False) or None
+        async with in_transaction():
+            key = await self._owned(principal, key_id, lock=True)
+            if key.status is KeyStatus.REVOKED:
+                raise Conflict("the key is already revoked")
+            key.status = KeyStatus.REVOKED
+            key.revoked_at = datetime.now(UTC)
+            key.revoked_reason = reason_text
+            await key.save(update_fields=["status", "revoked_at", "revoked_reason", "updated_at"])
+            entry = await self._audit.record(
+                principal, "api_key.revoke", "api_key", key.id, key.tenant_id,
+                {"reason": reason_text},
+            )  # fmt: skip
+        self._audit.announce(entry)
+        await self._invalidate(key.id)
+        return key
+
+    async def rotate(
+        self, principal: Principal, key_id: UUID, grace_seconds: int
+    ) -> tuple[ApiKey, str]:
+        """A new secret; the old ones keep working for `grace_seconds`, then stop."""
+        principal.require_role(WRITE_ROLES, "rotate API keys")
+        if not 0 <= grace_seconds <= MAX_GRACE.total_seconds():
+            raise BadUserInput(f"gracePeriodSeconds must be between 0 and {MAX_GRACE.days} days")
+        now = datetime.now(UTC)
+        grace_end = now + timedelta(seconds=grace_seconds)
+        async with in_transaction():
+            key = await self._owned(principal, key_id, lock=True)
+            if key.status is KeyStatus.REVOKED:
+                raise Conflict("a revoked key cannot be rotated")
+            old = ApiKeySecret.filter(key_id=key.id)
+            if grace_seconds == 0:
+                await old.delete()
+            else:
+                await old.filter(expires_at__isnull=True).update(expires_at=grace_end)
+                await old.filter(expires_at__gt=grace_end).update(expires_at=grace_end)
+            secret = generate_secret(key.environment)
+            await ApiKeySecret.create(hash=secret.hash, key_id=key.id)
+            key.prefix, key.masked_key, key.rotated_at = secret.prefix, secret.masked, now
+            await key.save(update_fields=["prefix", "masked_key", "rotated_at", "updated_at"])
+            entry = await self._audit.record(
+                principal, "api_key.rotate", "api_key", key.id, key.tenant_id,
+                {"grace_period_seconds": grace_seconds, "prefix": secret.prefix},
+            )  # fmt: skip
+        self._audit.announce(entry)
+        await self._invalidate(key.id)
+        return key, secret.secret
+
+    async def delete(self, principal: Principal, key_id: UUID) -> None:
+        """Remove the key and its secrets for good."""
+        principal.require_role(WRITE_ROLES, "delete API keys")
+        async with in_transaction():
+            key = await self._owned(principal, key_id, lock=True)
+            entry = await self._audit.record(
+                principal, "api_key.delete", "api_key", key.id, key.tenant_id,
+                {"name": key.name, "prefix": key.prefix},
+            )  # fmt: skip
+            await key.delete()
+        self._audit.announce(entry)
+        await self._invalidate(key_id)
+
+    async def get(self, principal: Principal, key_id: UUID) -> ApiKey:
+        """One key of the principal's tenant."""
+        principal.require_role(KEY_READ_ROLES, "read API keys")
+        return await self._owned(principal, key_id)
+
+    def _query(self, principal: Principal, flt: KeyFilter) -> QuerySet[ApiKey]:
+        principal.require_role(KEY_READ_ROLES, "read API keys")
+        query = ApiKey.all()
+        tenant_id = principal.scope_tenant(flt.tenant_id)
+        if tenant_id is not None:
+            query = query.filter(tenant_id=tenant_id)
+        now = datetime.now(UTC)
+        if flt.status is KeyStatus.EXPIRED:
+            query = query.filter(status=KeyStatus.ACTIVE, expires_at__lte=now)
+        elif flt.status is KeyStatus.ACTIVE:
+            query = query.filter(status=KeyStatus.ACTIVE).filter(
+                Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+            )
+        elif flt.status is not None:
+            query = query.filter(status=flt.status)
+        if flt.environment is not None:
+            query = query.filter(environment=flt.environment)
+        if flt.plan:
+            query = query.filter(plan__name=flt.plan.strip().upper())
+        if flt.owner_type is not None:
+            query = query.filter(owner_type=flt.owner_type)
+        if flt.owner_id:
+            query = query.filter(owner_id=flt.owner_id)
+        if flt.search:
+            term = flt.search.strip()
+            query = query.filter(Q(name__icontains=term) | Q(prefix__startswith=term))
+        return query
+
+    async def list(
+        self, principal: Principal, flt: KeyFilter, first: int | None, after: str | None
+    ) -> Page[ApiKey]:
+        """Newest first."""
+        return await paginate(
+            self._query(principal, flt),
+            first=first,
+            after=after,
+            sort_field="created_at",
+            descending=True,
+            max_page_size=self._max_page_size,
+        )
