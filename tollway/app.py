@@ -12,10 +12,14 @@ from starlette.routing import Route, WebSocketRoute
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.db import acquire_database, release_database
+from tollway.enforcement.runtime import EnforcementRuntime
+from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.health.routes import healthz, metrics, readyz
+from tollway.keys.plans import PlanService, ensure_default_plans
+from tollway.keys.service import KeyService
 from tollway.redis_client import check_redis, make_redis
 from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
@@ -31,6 +35,8 @@ def build_services(settings: Settings) -> Services:
     bus = EventBus(settings.broadcast_url)
     redis = make_redis(settings)
     audit = AuditService(bus, settings.graphql_page_size_max)
+    plans = PlanService(audit, bus)
+    enforcement = EnforcementRuntime(settings)
     return Services(
         settings=settings,
         bus=bus,
@@ -49,6 +55,10 @@ def build_services(settings: Settings) -> Services:
             timeout=settings.dependency_timeout_seconds,
             heartbeat_seconds=settings.worker_heartbeat_seconds,
         ),
+        plans=plans,
+        keys=KeyService(audit, plans, bus, settings.graphql_page_size_max),
+        enforcement=enforcement,
+        verification=VerificationService(enforcement),
     )
 
 
@@ -72,6 +82,9 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
                     f"TOLLWAY_REDIS_URL: cannot start the live-event broadcaster ({exc})"
                 ) from exc
             stack.push_async_callback(services.bus.disconnect)
+            await ensure_default_plans()
+            await services.enforcement.start()
+            stack.push_async_callback(services.enforcement.stop)
             if run_worker:
                 worker = Worker(settings.worker_heartbeat_seconds)
                 worker.start()

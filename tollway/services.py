@@ -8,8 +8,12 @@ from redis.asyncio import Redis
 
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
+from tollway.enforcement.runtime import EnforcementRuntime
+from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
+from tollway.keys.plans import PlanService
+from tollway.keys.service import KeyService
 from tollway.settings import Settings
 from tollway.tenants.service import TenantService
 
@@ -25,3 +29,7 @@ class Services:
     audit: AuditService
     tenants: TenantService
     health: HealthChecker
+    plans: PlanService
+    keys: KeyService
+    enforcement: EnforcementRuntime
+    verification: VerificationService

@@ -18,12 +18,13 @@ from strawberry.tools import merge_types
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.health import HealthQuery
+from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.tenants import TenantMutation, TenantQuery
 from tollway.schema.errors import CodedErrors
 from tollway.settings import Settings
 
-QUERY_ROOTS: tuple[type, ...] = (HealthQuery, TenantQuery, AuditQuery)
-MUTATION_ROOTS: tuple[type, ...] = (TenantMutation,)
+QUERY_ROOTS: tuple[type, ...] = (HealthQuery, TenantQuery, AuditQuery, KeyQuery)
+MUTATION_ROOTS: tuple[type, ...] = (TenantMutation, KeyMutation)
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription,)
 
 

@@ -11,7 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from tollway.auth.principal import Principal
 from tollway.errors import TollwayError, Unauthenticated
-from tollway.models import Tenant
+from tollway.models import Plan, Tenant
 from tollway.services import Services
 
 
@@ -20,6 +20,7 @@ class Loaders:
     """DataLoaders, new for every request so nothing is cached across principals."""
 
     tenant: DataLoader[UUID, Tenant | None]
+    plan: DataLoader[UUID, Plan | None]
 
 
 def make_loaders(services: Services) -> Loaders:
@@ -29,7 +30,11 @@ def make_loaders(services: Services) -> Loaders:
         found = await services.tenants.by_ids(ids)
         return [found.get(i) for i in ids]
 
-    return Loaders(tenant=DataLoader(load_fn=load_tenants))
+    async def load_plans(ids: list[UUID]) -> list[Plan | None]:
+        found = {p.id: p for p in await Plan.filter(id__in=ids)}
+        return [found.get(i) for i in ids]
+
+    return Loaders(tenant=DataLoader(load_fn=load_tenants), plan=DataLoader(load_fn=load_plans))
 
 
 @dataclass(slots=True)
