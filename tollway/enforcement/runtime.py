@@ -24,6 +24,8 @@ from tollway.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+STOP_SECONDS = 5.0
+
 
 class EnforcementRuntime:
     """Process-wide state of one middleware instance."""
@@ -41,6 +43,7 @@ class EnforcementRuntime:
         self.activity = ActivityRecorder()
         self.bus = EventBus(settings.broadcast_url)
         self.started = False
+        self._stopping = False
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -54,6 +57,7 @@ class EnforcementRuntime:
                 await self.bus.connect()
             except Exception:
                 logger.warning("live invalidations unavailable; keys expire from cache by TTL")
+            self._stopping = False
             self._tasks = [
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
@@ -66,9 +70,11 @@ class EnforcementRuntime:
             if not self.started:
                 return
             self.started = False
+            self._stopping = True
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # redis-py can swallow a cancellation mid-reconnect; the flag ends the loops then.
+            await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
             with contextlib.suppress(Exception):
                 await self.activity.flush()
             await self.bus.disconnect()
@@ -77,7 +83,7 @@ class EnforcementRuntime:
             await release_database()
 
     async def _listen_invalidations(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 async for data in self.bus.subscribe(INVALIDATIONS_CHANNEL):
                     if data.get("all"):
@@ -87,6 +93,8 @@ class EnforcementRuntime:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 logger.warning("invalidation listener failed; resubscribing", exc_info=True)
                 self.cache.clear()
             await asyncio.sleep(1.0)

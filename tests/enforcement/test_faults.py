@@ -1,0 +1,99 @@
+"""Faults: Redis stopped mid-traffic (fail open or closed, then recovery); database down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import GraphQL, LiveServer
+from tests.enforcement.conftest import Protected
+from tests.keyhelpers import create_key
+from tests.servers import RedisServer
+from tollway.keys.cache import KeyCache
+from tollway.keys.records import KeyRecord
+from tollway.models import KeyStatus
+
+
+@pytest.fixture
+def own_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """A Redis this test may stop (the shared one serves everything else)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+async def statuses(client: object, secret: str, n: int) -> list[int]:
+    return [(await client.get("/x", headers={"X-API-Key": secret})).status_code for _ in range(n)]  # type: ignore[attr-defined]
+
+
+async def test_fail_open_keeps_limits_per_instance_and_recovers(
+    gql: GraphQL, protected: Protected, server: LiveServer, own_redis: RedisServer
+) -> None:
+    settings = server.settings.model_copy(
+        update={"redis_url": own_redis.url, "ratelimit_failure_mode": "open"}
+    )
+    secret, _ = await create_key(
+        gql, await gql.create_tenant(), rateLimits=[{"limit": 4, "windowSeconds": 3600}]
+    )
+    async with protected(settings=settings) as (client, _):
+        assert await statuses(client, secret, 2) == [200, 200]
+        own_redis.stop()
+        # Redis is gone: the local limiter takes over with the same limit, never a 500.
+        assert await statuses(client, secret, 6) == [200] * 4 + [429] * 2
+        own_redis.start()  # a fresh Redis: it remembers nothing
+        await asyncio.sleep(1.2)
+        # Back on Redis: the local limiter (exhausted) would refuse at once; Redis admits 4.
+        assert await statuses(client, secret, 5) == [200] * 4 + [429]
+
+
+async def test_fail_closed_answers_503_and_recovers(
+    gql: GraphQL, protected: Protected, server: LiveServer, own_redis: RedisServer
+) -> None:
+    settings = server.settings.model_copy(
+        update={"redis_url": own_redis.url, "ratelimit_failure_mode": "closed"}
+    )
+    secret, _ = await create_key(
+        gql, await gql.create_tenant(), rateLimits=[{"limit": 100, "windowSeconds": 60}]
+    )
+    async with protected(settings=settings) as (client, _):
+        assert await statuses(client, secret, 1) == [200]
+        own_redis.stop()
+        response = await client.get("/x", headers={"X-API-Key": secret})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["error_code"] == "SERVICE_UNAVAILABLE"
+        own_redis.start()
+        await asyncio.sleep(1.2)
+        assert await statuses(client, secret, 1) == [200]
+
+
+def record(key_id: str = "k1") -> KeyRecord:
+    return KeyRecord(
+        key_id=key_id, tenant_id="t", name="n", prefix="tw_live_abcd", environment="LIVE",
+        owner_type="CUSTOMER", owner_id=None, plan=None, status=KeyStatus.ACTIVE, tenant_active=True,
+        expires_at_ms=None, secret_expires_at_ms=None, scopes=frozenset(), networks=(),
+        origins=frozenset(), windows=(), quota=None,
+    )  # fmt: skip
+
+
+async def test_cached_keys_keep_working_while_the_database_is_down() -> None:
+    # The database cannot be stopped under the shared test server, so its loader fails here.
+    database_up = True
+
+    async def loader(secret_hash: str) -> KeyRecord | None:
+        if not database_up:
+            raise ConnectionRefusedError("database down")
+        return record() if secret_hash == "known" else None
+
+    cache = KeyCache(loader, ttl=0.01, negative_ttl=0.01)
+    assert await cache.get("known") == record()
+    await asyncio.sleep(0.02)
+    database_up = False
+    assert await cache.get("known") == record()  # stale, but served
+    with pytest.raises(ConnectionRefusedError):
+        await cache.get("never-seen")
+    cache.invalidate_key("k1")
+    with pytest.raises(ConnectionRefusedError):
+        await cache.get("known")
