@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.db import acquire_database, release_database
@@ -57,6 +58,7 @@ def build_services(settings: Settings) -> Services:
         ),
         plans=plans,
         keys=KeyService(audit, plans, bus, settings.graphql_page_size_max),
+        adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
         enforcement=enforcement,
         verification=VerificationService(enforcement),
     )

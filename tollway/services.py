@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.enforcement.runtime import EnforcementRuntime
@@ -31,5 +32,6 @@ class Services:
     health: HealthChecker
     plans: PlanService
     keys: KeyService
+    adjustments: AdjustmentService
     enforcement: EnforcementRuntime
     verification: VerificationService

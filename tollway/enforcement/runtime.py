@@ -8,6 +8,8 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
+from tollway.adjustments.rules import AdjustmentTable
+from tollway.adjustments.service import load_adjustments
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.activity import ActivityRecorder
 from tollway.enforcement.routes import RouteRule, RouteTable
@@ -25,6 +27,8 @@ from tollway.settings import Settings
 logger = logging.getLogger(__name__)
 
 STOP_SECONDS = 5.0
+# Adjustments reload at once on a broadcast, and at least this often without one.
+ADJUSTMENTS_REFRESH_SECONDS = 5.0
 
 
 class EnforcementRuntime:
@@ -39,7 +43,9 @@ class EnforcementRuntime:
                 RedisStorage(self.redis), FailureMode(settings.ratelimit_failure_mode)
             )
         self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
-        self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes))
+        self.adjustments = AdjustmentTable()
+        self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
+        self._adjustments_changed = asyncio.Event()
         self.activity = ActivityRecorder()
         self.bus = EventBus(settings.broadcast_url)
         self.started = False
@@ -58,7 +64,9 @@ class EnforcementRuntime:
             except Exception:
                 logger.warning("live invalidations unavailable; keys expire from cache by TTL")
             self._stopping = False
+            await self._reload_adjustments()
             self._tasks = [
+                asyncio.create_task(self._refresh_adjustments(), name="tollway-adjustments"),
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
             ]
@@ -86,7 +94,9 @@ class EnforcementRuntime:
         while not self._stopping:
             try:
                 async for data in self.bus.subscribe(INVALIDATIONS_CHANNEL):
-                    if data.get("all"):
+                    if data.get("adjustments"):
+                        self._adjustments_changed.set()
+                    elif data.get("all"):
                         self.cache.clear()
                     elif key_id := data.get("key_id"):
                         self.cache.invalidate_key(str(key_id))
@@ -98,3 +108,17 @@ class EnforcementRuntime:
                 logger.warning("invalidation listener failed; resubscribing", exc_info=True)
                 self.cache.clear()
             await asyncio.sleep(1.0)
+
+    async def _reload_adjustments(self) -> None:
+        try:
+            self.adjustments.replace(await load_adjustments())
+        except Exception as exc:
+            logger.warning("could not load limit adjustments (%s); keeping the last set", exc)
+
+    async def _refresh_adjustments(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ADJUSTMENTS_REFRESH_SECONDS):
+                    await self._adjustments_changed.wait()
+            self._adjustments_changed.clear()
+            await self._reload_adjustments()

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
+from tollway.adjustments.rules import PUBLIC, AdjustmentTable, KeyTraits
 from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.routes import RouteRule, RouteTable, scope_grants
 from tollway.keys.cache import KeyCache
@@ -13,7 +14,7 @@ from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import MAX_SECRET_LENGTH, PREFIXES, hash_secret
 from tollway.keys.validation import normalize_origin
 from tollway.models import KeyStatus
-from tollway.ratelimit import Decision, Limiter
+from tollway.ratelimit import Decision, Limiter, Window
 from tollway.ratelimit.failover import LimiterUnavailable
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,25 @@ def _ip_allowed(record: KeyRecord, client_ip: str | None) -> bool:
 class Verifier:
     """Key, policy and limits, in that order; nothing is consumed by a denied request."""
 
-    def __init__(self, cache: KeyCache, limiter: Limiter, routes: RouteTable) -> None:
+    def __init__(
+        self,
+        cache: KeyCache,
+        limiter: Limiter,
+        routes: RouteTable,
+        adjustments: AdjustmentTable | None = None,
+    ) -> None:
         self.cache = cache
         self.limiter = limiter
         self.routes = routes
+        self.adjustments = adjustments if adjustments is not None else AdjustmentTable()
+
+    def _windows(
+        self, key: KeyTraits, windows: tuple[Window, ...], route_windows: tuple[Window, ...]
+    ) -> tuple[tuple[Window, ...], tuple[Window, ...]]:
+        if not self.adjustments:  # the usual case: nothing in force, nothing to compute
+            return windows, route_windows
+        effect = self.adjustments.apply(key, windows, route_windows, self.limiter.now_ms())
+        return effect.windows, effect.route_windows
 
     async def verify(
         self,
@@ -115,13 +131,18 @@ class Verifier:
 
     async def _limit(self, record: KeyRecord, rule: RouteRule | None, cost: int | None) -> Verdict:
         units = cost if cost is not None else (rule.cost if rule else 1)
+        windows, route_windows = self._windows(
+            KeyTraits(record.key_id, record.tenant_id, record.plan),
+            record.windows,
+            rule.windows if rule else (),
+        )
         try:
             decision = await self.limiter.hit(
                 record.key_id,
-                record.windows,
+                windows,
                 record.quota,
                 units,
-                route_windows=rule.windows if rule else (),
+                route_windows=route_windows,
                 route=rule.name if rule else "",
             )
         except LimiterUnavailable:
@@ -138,10 +159,11 @@ class Verifier:
     async def _public(self, rule: RouteRule, client_ip: str | None, cost: int | None) -> Verdict:
         if not rule.windows:
             return Verdict(None, "", None, None, rule)
+        _, route_windows = self._windows(PUBLIC, (), rule.windows)
         try:
             decision = await self.limiter.hit(
                 f"ip:{client_ip or 'unknown'}", (), None, cost or rule.cost,
-                route_windows=rule.windows, route=rule.name,
+                route_windows=route_windows, route=rule.name,
             )  # fmt: skip
         except LimiterUnavailable:
             return _deny(DenialCode.SERVICE_UNAVAILABLE, "rate limits cannot be checked")

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
+from tollway.resolvers.adjustments import AdjustmentMutation, AdjustmentQuery
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.health import HealthQuery
 from tollway.resolvers.keys import KeyMutation, KeyQuery
@@ -23,8 +24,8 @@ from tollway.resolvers.tenants import TenantMutation, TenantQuery
 from tollway.schema.errors import CodedErrors
 from tollway.settings import Settings
 
-QUERY_ROOTS: tuple[type, ...] = (HealthQuery, TenantQuery, AuditQuery, KeyQuery)
-MUTATION_ROOTS: tuple[type, ...] = (TenantMutation, KeyMutation)
+QUERY_ROOTS: tuple[type, ...] = (HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery)
+MUTATION_ROOTS: tuple[type, ...] = (TenantMutation, KeyMutation, AdjustmentMutation)
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription,)
 
 

@@ -1,0 +1,1 @@
+"""Time-bounded limit adjustments: boosts, throttles and emergency overrides."""
