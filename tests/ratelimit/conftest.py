@@ -38,6 +38,7 @@ async def storage(
     await store.reset()
     yield store
     await store.reset()
+    await store.aclose()
     await client.aclose()
 
 

@@ -55,9 +55,10 @@ def test_backends_agree(
 
     async def replay() -> None:
         client = Redis.from_url(redis_server.url)
+        store = RedisStorage(client)
         try:
             clock = FakeClock(1_800_000_000_000 + start)
-            memory, remote = Limiter(MemoryStorage(), clock), Limiter(RedisStorage(client), clock)
+            memory, remote = Limiter(MemoryStorage(), clock), Limiter(store, clock)
             who = uuid.uuid4().hex
             for advance, cost in steps:
                 clock.advance(advance)
@@ -65,6 +66,7 @@ def test_backends_agree(
                 b = await remote.hit(who, windows, quota, cost)
                 assert a == b, (clock.now, cost)
         finally:
+            await store.aclose()
             await client.aclose()
 
     asyncio.run(replay())

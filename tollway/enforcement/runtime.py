@@ -39,9 +39,9 @@ class EnforcementRuntime:
         self.redis = make_redis(settings)
         storage: LimitStorage = MemoryStorage()
         if self.redis is not None:
-            storage = FailoverStorage(
-                RedisStorage(self.redis), FailureMode(settings.ratelimit_failure_mode)
-            )
+            primary = RedisStorage(self.redis, timeout=settings.dependency_timeout_seconds)
+            storage = FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
+        self.storage = storage
         self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
         self.adjustments = AdjustmentTable()
         self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
@@ -86,6 +86,7 @@ class EnforcementRuntime:
             with contextlib.suppress(Exception):
                 await self.activity.flush()
             await self.bus.disconnect()
+            await self.storage.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
             await release_database()

@@ -22,3 +22,7 @@ class LimitStorage(Protocol):
     async def reset(self) -> None:
         """Forget every counter (tests and emergency resets)."""
         ...
+
+    async def aclose(self) -> None:
+        """Release connections the storage opened itself."""
+        ...

@@ -123,7 +123,8 @@ def read_result(
 ) -> CheckResult:
     """Remaining units, reset and retry time of one check after the decision."""
     a, b = state
-    exceeded = not check_allows(check, state, cost, now_ms)
+    # An admitted request passed every check; only a refusal needs the formula again.
+    exceeded = False if allowed else not check_allows(check, state, cost, now_ms)
     used = cost if allowed else 0
     if check.kind is Kind.FIXED:
         remaining = check.limit - a - used

@@ -66,3 +66,7 @@ class FailoverStorage:
         """Reset both."""
         await self.fallback.reset()
         await self.primary.reset()
+
+    async def aclose(self) -> None:
+        """Close the primary."""
+        await self.primary.aclose()

@@ -6,8 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from tollway.ratelimit.base import LimitStorage
-from tollway.ratelimit.checks import build_checks, read_result
+from tollway.ratelimit.checks import read_result
+from tollway.ratelimit.plan import CheckPlan
 from tollway.ratelimit.types import Decision, Quota, Window
+
+MAX_PLANS = 100_000
 
 
 def wall_clock_ms() -> int:
@@ -21,6 +24,21 @@ class Limiter:
     def __init__(self, storage: LimitStorage, clock: Callable[[], int] = wall_clock_ms) -> None:
         self.storage = storage
         self._clock = clock
+        self._plans: dict[tuple[str, str], CheckPlan] = {}
+
+    def _compile(
+        self,
+        identity: str,
+        windows: Sequence[Window],
+        quota: Quota | None,
+        route_windows: Sequence[Window],
+        route: str,
+    ) -> CheckPlan:
+        if len(self._plans) >= MAX_PLANS:  # many identities (per-IP limits): start afresh
+            self._plans.clear()
+        plan = CheckPlan(identity, windows, quota, route_windows, route)
+        self._plans[(identity, route)] = plan
+        return plan
 
     def now_ms(self) -> int:
         """The limiter's clock."""
@@ -37,11 +55,13 @@ class Limiter:
     ) -> Decision:
         """Admit the request (consuming `cost` everywhere) or reject it (consuming nothing)."""
         now = self._clock()
-        checks = build_checks(identity, windows, quota, now, route_windows, route)
+        plan = self._plans.get((identity, route))
+        if plan is None or not plan.matches(windows, quota, route_windows):
+            plan = self._compile(identity, windows, quota, route_windows, route)
+        checks = plan.at(now)
         if not checks:
             return Decision(True, ())
         allowed, states = await self.storage.apply(checks, cost, now)
-        results = tuple(
-            read_result(c, s, cost, now, allowed) for c, s in zip(checks, states, strict=True)
-        )
+        pairs = zip(checks, states, strict=True)
+        results = tuple([read_result(c, s, cost, now, allowed) for c, s in pairs])
         return Decision(allowed, results)

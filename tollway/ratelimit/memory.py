@@ -52,13 +52,17 @@ class MemoryStorage:
         self, checks: Sequence[Check], cost: int, now_ms: int
     ) -> tuple[bool, list[tuple[int, int]]]:
         """Evaluate every check, consume all when every one allows."""
-        self._evict(now_ms)
+        if self._expiry and self._expiry[0][0] <= now_ms:
+            self._evict(now_ms)
         states: list[tuple[int, int]] = []
+        allowed = True
         for check in checks:
-            a = self._get(check.keys[0], now_ms)
-            b = self._get(check.keys[1], now_ms) if check.kind is Kind.SLIDING else 0
+            keys = check.keys
+            a = self._get(keys[0], now_ms)
+            b = self._get(keys[1], now_ms) if check.kind is Kind.SLIDING else 0
             states.append((a, b))
-        allowed = all(check_allows(c, s, cost, now_ms) for c, s in zip(checks, states, strict=True))
+            if allowed and not check_allows(check, (a, b), cost, now_ms):
+                allowed = False
         if allowed:
             for check, (a, _) in zip(checks, states, strict=True):
                 if check.kind is Kind.GCRA:
@@ -73,3 +77,6 @@ class MemoryStorage:
         """Forget every counter."""
         self._values.clear()
         self._expiry.clear()
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

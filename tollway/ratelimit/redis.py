@@ -1,4 +1,7 @@
-"""Redis backend: one EVALSHA of `lua/limits.lua` per request, Redis Cluster-safe keys."""
+"""Redis backend: one EVALSHA of `lua/limits.lua` per request, Redis Cluster-safe keys.
+
+The script runs over a pipelined connection (`pipe.py`); redis-py serves everything else.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
+from tollway.ratelimit.pipe import ScriptPipe
 from tollway.ratelimit.types import Check
 
 LUA_SOURCE = resources.files("tollway.ratelimit").joinpath("lua/limits.lua").read_text()
@@ -19,9 +22,11 @@ class RedisStorage:
 
     name = "redis"
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, timeout: float = 1.0) -> None:
         self._redis = redis
-        self._script: AsyncScript = redis.register_script(LUA_SOURCE)
+        self._pipe = ScriptPipe.from_kwargs(
+            LUA_SOURCE, redis.connection_pool.connection_kwargs, timeout
+        )
 
     async def apply(
         self, checks: Sequence[Check], cost: int, now_ms: int
@@ -32,7 +37,7 @@ class RedisStorage:
         for c in checks:
             keys.extend(c.keys)
             args += [c.kind.value, c.limit, c.interval_ms, c.burst, c.weight, c.ttl_ms]
-        reply = await self._script(keys=keys, args=args)
+        reply = await self._pipe.evalsha(keys, args)
         values = [int(v) for v in reply]
         states = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(checks))]
         return values[0] == 1, states
@@ -41,3 +46,7 @@ class RedisStorage:
         """Delete every Tollway counter (SCAN, never KEYS)."""
         async for key in self._redis.scan_iter(match="tw:{*", count=1000):
             await self._redis.delete(key)
+
+    async def aclose(self) -> None:
+        """Close the pipelined connection (the redis-py client belongs to the caller)."""
+        await self._pipe.aclose()

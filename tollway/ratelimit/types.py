@@ -55,7 +55,9 @@ class Kind(StrEnum):
     GCRA = "g"
 
 
-@dataclass(frozen=True, slots=True)
+# Check and CheckResult are built on every request: plain slotted classes construct several
+# times faster than frozen dataclasses. Treat them as immutable all the same.
+@dataclass(slots=True)
 class Check:
     """One counter to test and consume, fully resolved for `now`.
 
@@ -75,8 +77,22 @@ class Check:
     is_quota: bool
     window_seconds: int
 
+    def with_weight(self, weight: int) -> Check:
+        """A copy at another instant of the same sliding window."""
+        return Check(
+            self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst, weight,
+            self.reset_ms, self.ttl_ms, self.is_quota, self.window_seconds,
+        )  # fmt: skip
 
-@dataclass(frozen=True, slots=True)
+    def with_ttl(self, ttl_ms: int) -> Check:
+        """A copy with another expiry (calendar quotas, as time passes in their period)."""
+        return Check(
+            self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst,
+            self.weight, self.reset_ms, ttl_ms, self.is_quota, self.window_seconds,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
 class CheckResult:
     """The state of one check after the request."""
 
