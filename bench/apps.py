@@ -55,3 +55,29 @@ def slowapi_redis() -> Starlette:
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
     return app
+
+
+def headers_only() -> object:
+    """The floor for any limiter: a pass-through middleware adding five fixed RateLimit headers."""
+    inner = bare()
+    extra = [
+        (b"x-ratelimit-limit", b"100"),
+        (b"x-ratelimit-remaining", b"99"),
+        (b"x-ratelimit-reset", b"1700000000"),
+        (b"ratelimit-policy", b'"60s";q=100;w=60'),
+        (b"ratelimit", b'"60s";r=99;t=60'),
+    ]
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            await inner(scope, receive, send)  # type: ignore[arg-type]
+            return
+
+        async def with_headers(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], *extra]}  # type: ignore[misc]
+            await send(message)  # type: ignore[operator]
+
+        await inner(scope, receive, with_headers)  # type: ignore[arg-type]
+
+    return app

@@ -148,6 +148,7 @@ def main() -> None:
     secret = asyncio.run(seed_key(Settings(database_url=database, state_dir=workdir)))
     peers = {
         "bare-starlette": ("bare", {}),
+        "headers-only": ("headers_only", {}),
         "tollway-memory": ("tollway", base_env),
         "tollway-redis": ("tollway", {**base_env, "TOLLWAY_REDIS_URL": redis.url}),
         "slowapi-redis": ("slowapi_redis", {"BENCH_REDIS_URL": redis.url}),

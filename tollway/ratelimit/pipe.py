@@ -40,6 +40,12 @@ def encode_command(*parts: bytes | str | int) -> bytes:
     return b"".join(out)
 
 
+def bulk(value: str | int) -> bytes:
+    """One RESP bulk string."""
+    data = value.encode() if isinstance(value, str) else b"%d" % value
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
 class _Protocol(asyncio.Protocol):
     """Feeds replies to the waiting futures in order; fails them all if the connection drops."""
 
@@ -120,6 +126,8 @@ class ScriptPipe:
         self._auth = (username, password)
         self._ssl = use_ssl
         self._timeout = timeout
+        self._evalsha_head = bulk("EVALSHA") + bulk(self.sha)
+        self._eval_head = bulk("EVAL") + bulk(script)
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Task[_Protocol] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -198,13 +206,19 @@ class ScriptPipe:
 
     async def evalsha(self, keys: Sequence[str], args: Sequence[int | str]) -> Any:
         """Run the script (loading it once if the server does not know it)."""
-        tail = (len(keys), *keys, *args)
+        body = b"".join([bulk(len(keys)), *map(bulk, keys), *map(bulk, args)])
+        return await self.evalsha_encoded(1 + len(keys) + len(args), body)
+
+    async def evalsha_encoded(self, count: int, body: bytes) -> Any:
+        """Run the script with `body` already RESP-encoded: `count` bulk strings holding
+        numkeys, the keys and the arguments."""
+        head = b"*%d\r\n" % (count + 2)
         try:
-            return await self._call(encode_command("EVALSHA", self.sha, *tail))
+            return await self._call(head + self._evalsha_head + body)
         except ResponseError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-        return await self._call(encode_command("EVAL", self.script, *tail))
+        return await self._call(head + self._eval_head + body)
 
     async def aclose(self) -> None:
         """Close the connection and stop the watchdog."""

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
 
 from redis.asyncio import Redis
 
-from tollway.ratelimit.pipe import ScriptPipe
+from tollway.ratelimit.pipe import ScriptPipe, bulk
 from tollway.ratelimit.types import Check
 
 LUA_SOURCE = resources.files("tollway.ratelimit").joinpath("lua/limits.lua").read_text()
@@ -32,12 +31,21 @@ class RedisStorage:
         self, checks: Sequence[Check], cost: int, now_ms: int
     ) -> tuple[bool, list[tuple[int, int]]]:
         """One round trip: the script tests and consumes every check."""
-        keys: list[str] = []
-        args: list[Any] = [now_ms, cost, len(checks)]
+        key_count = 0
+        key_parts: list[bytes] = []
+        arg_parts: list[bytes] = [bulk(now_ms), bulk(cost), bulk(len(checks))]
         for c in checks:
-            keys.extend(c.keys)
-            args += [c.kind.value, c.limit, c.interval_ms, c.burst, c.weight, c.ttl_ms]
-        reply = await self._pipe.evalsha(keys, args)
+            wire_keys, wire_args = c.wire_keys, c.wire_args
+            if wire_keys is None or wire_args is None:  # once per window; copies carry them
+                wire_keys = c.wire_keys = b"".join([bulk(k) for k in c.keys])
+                wire_args = c.wire_args = b"".join(
+                    [bulk(c.kind.value), bulk(c.limit), bulk(c.interval_ms), bulk(c.burst)]
+                )
+            key_parts.append(wire_keys)
+            key_count += len(c.keys)
+            arg_parts += [wire_args, bulk(c.weight), bulk(c.ttl_ms)]
+        body = b"".join([bulk(key_count), *key_parts, *arg_parts])
+        reply = await self._pipe.evalsha_encoded(1 + key_count + 3 + 6 * len(checks), body)
         values = [int(v) for v in reply]
         states = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(checks))]
         return values[0] == 1, states

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -76,12 +76,17 @@ class Check:
     ttl_ms: int
     is_quota: bool
     window_seconds: int
+    # The Redis backend's encoding of `keys` and of kind, limit, interval and burst (RESP
+    # bulk strings), kept across copies.
+    wire_keys: bytes | None = field(default=None, compare=False, repr=False)
+    wire_args: bytes | None = field(default=None, compare=False, repr=False)
 
     def with_weight(self, weight: int) -> Check:
         """A copy at another instant of the same sliding window."""
         return Check(
             self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst, weight,
-            self.reset_ms, self.ttl_ms, self.is_quota, self.window_seconds,
+            self.reset_ms, self.ttl_ms, self.is_quota, self.window_seconds, self.wire_keys,
+            self.wire_args,
         )  # fmt: skip
 
     def with_ttl(self, ttl_ms: int) -> Check:
@@ -89,6 +94,7 @@ class Check:
         return Check(
             self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst,
             self.weight, self.reset_ms, ttl_ms, self.is_quota, self.window_seconds,
+            self.wire_keys, self.wire_args,
         )  # fmt: skip
 
 
