@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from tollway.enforcement.capture import UsageCapture
 from tollway.enforcement.headers import Header, ratelimit_headers
 from tollway.enforcement.problems import DenialCode, problem_body
 from tollway.enforcement.routes import RouteRule
@@ -53,7 +54,9 @@ class EnforcementMiddleware:
         runtime = self.runtime
         if not runtime.started:
             await runtime.start()
+        started = time.perf_counter()
         secret = origin = forwarded = agent = None
+        request_bytes = 0
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 secret = value.decode("latin-1").strip()
@@ -67,6 +70,8 @@ class EnforcementMiddleware:
                 forwarded = value.decode("latin-1")
             elif name == b"user-agent":
                 agent = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                request_bytes = int(value)
         client_ip = self._client_ip(scope, forwarded)
         method, path = scope["method"], scope["path"]
         verdict = await runtime.verifier.verify(
@@ -74,24 +79,34 @@ class EnforcementMiddleware:
         )
         now_ms = runtime.verifier.limiter.now_ms()
         extra = ratelimit_headers(verdict.decision, now_ms) if verdict.decision else []
+        usage = UsageCapture(
+            started, method, path, client_ip, agent, request_bytes, verdict.record,
+            verdict.rule.name if verdict.rule else None,
+            verdict.rule.cost if verdict.rule else 1,
+        )  # fmt: skip
         if verdict.code is not None:
             self._record_denial(verdict, method, path, client_ip, agent)
-            await _send_problem(send, verdict.code, verdict.detail, extra)
+            sent = await _send_problem(send, verdict.code, verdict.detail, extra)
+            runtime.usage.add(usage.record(scope, *sent, verdict.code.value))
             return
         record = verdict.record
         if record is not None:
             runtime.activity.used(record.key_id, time.time())
             scope["tollway.principal"] = record
-        if not extra:
-            await self.app(scope, receive, send)
-            return
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_observed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+                usage.status = message["status"]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            elif message["type"] == "http.response.body":
+                usage.response_bytes += len(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            runtime.usage.add(usage.record(scope, usage.status or 500, usage.response_bytes))
 
     def _client_ip(self, scope: Scope, forwarded: str | None) -> str | None:
         client = scope.get("client")
@@ -134,10 +149,14 @@ class EnforcementMiddleware:
         return watched
 
 
-async def _send_problem(send: Any, code: DenialCode, detail: str, extra: list[Header]) -> None:
+async def _send_problem(
+    send: Any, code: DenialCode, detail: str, extra: list[Header]
+) -> tuple[int, int]:
+    """Send the problem response; returns (status, body bytes)."""
     status, body = problem_body(code, detail)
     headers = [PROBLEM_CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *extra]
     if code is DenialCode.SERVICE_UNAVAILABLE:
         headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    return status, len(body)

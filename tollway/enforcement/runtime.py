@@ -17,6 +17,8 @@ from tollway.enforcement.verifier import Verifier
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
+from tollway.metering.journal import UsageJournal
+from tollway.metering.writer import UsageWriter
 from tollway.ratelimit import Limiter, MemoryStorage
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.failover import FailoverStorage, FailureMode
@@ -47,6 +49,7 @@ class EnforcementRuntime:
         self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
         self._adjustments_changed = asyncio.Event()
         self.activity = ActivityRecorder()
+        self.usage = UsageWriter(UsageJournal(settings.state_dir / "usage-journal"))
         self.bus = EventBus(settings.broadcast_url)
         self.started = False
         self._stopping = False
@@ -69,6 +72,7 @@ class EnforcementRuntime:
                 asyncio.create_task(self._refresh_adjustments(), name="tollway-adjustments"),
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
+                asyncio.create_task(self.usage.run(), name="tollway-usage"),
             ]
             self.started = True
 
@@ -85,6 +89,7 @@ class EnforcementRuntime:
             await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
             with contextlib.suppress(Exception):
                 await self.activity.flush()
+            await self.usage.close()
             await self.bus.disconnect()
             await self.storage.aclose()
             if self.redis is not None:

@@ -12,6 +12,7 @@ from tollway.models.keys import (
     SecurityEvent,
 )
 from tollway.models.tenants import Tenant, TenantStatus
+from tollway.models.usage import UsageEvent
 from tollway.models.workers import WorkerHeartbeat
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "SecurityEvent",
     "Tenant",
     "TenantStatus",
+    "UsageEvent",
     "WorkerHeartbeat",
 ]

@@ -1,0 +1,70 @@
+"""Every request through the middleware, allowed or rejected, becomes one usage event."""
+
+from __future__ import annotations
+
+from tests.conftest import GraphQL
+from tests.enforcement.conftest import CLIENT_IP, Protected
+from tests.keyhelpers import create_key
+from tollway.enforcement import RouteRule
+from tollway.metering.writer import UsageWriter
+from tollway.models import UsageEvent
+
+
+async def stored(
+    writer: UsageWriter, key_id: str | None = None, path: str | None = None
+) -> list[UsageEvent]:
+    await writer.flush()
+    query = UsageEvent.all().order_by("id")
+    if key_id is not None:
+        query = query.filter(key_id=key_id)
+    if path is not None:
+        query = query.filter(path=path)
+    return await query
+
+
+async def test_allowed_and_rejected_requests_are_captured(
+    gql: GraphQL, protected: Protected
+) -> None:
+    tenant = await gql.create_tenant()
+    secret, key = await create_key(gql, tenant, rateLimits=[{"limit": 2, "windowSeconds": 3600}])
+    rules = [RouteRule("/reports/{id}", cost=1, name="GET /reports/{id}")]
+    async with protected(routes=rules) as (client, middleware):
+        headers = {"X-API-Key": secret, "User-Agent": "probe/2"}
+        for number in (1, 2, 3):
+            await client.get(f"/reports/{number}", headers=headers)
+        await client.post("/upload", headers=headers, content=b"x" * 100)
+        events = await stored(middleware.runtime.usage, key_id=key["id"])
+    assert [(e.path, e.status, e.error_code) for e in events] == [
+        ("/reports/1", 200, None),
+        ("/reports/2", 200, None),
+        ("/reports/3", 429, "RATE_LIMIT_EXCEEDED"),
+        ("/upload", 429, "RATE_LIMIT_EXCEEDED"),
+    ]
+    first, _, rejected, upload = events
+    assert first.route == "GET /reports/{id}"  # the template, never the raw path
+    assert str(first.tenant_id) == tenant and str(first.key_id) == key["id"]
+    assert first.method == "GET" and first.client_ip == CLIENT_IP and first.user_agent == "probe/2"
+    assert first.latency_ms > 0 and first.response_bytes > 0 and first.cost_units == 1
+    assert rejected.response_bytes > 0  # the problem body
+    assert upload.method == "POST" and upload.request_bytes == 100
+    assert upload.route == "(unmatched)"  # no rule and a rejected request never reached the app
+
+
+async def test_requests_without_a_valid_key_are_captured(protected: Protected) -> None:
+    async with protected() as (client, middleware):
+        await client.get("/anonymous-probe")
+        await client.get("/anonymous-probe", headers={"X-API-Key": "tw_live_" + "Q" * 32})
+        events = await stored(middleware.runtime.usage, path="/anonymous-probe")
+    assert [(e.status, e.error_code, e.key_id) for e in events] == [
+        (401, "API_KEY_MISSING", None),
+        (401, "API_KEY_INVALID", None),
+    ]
+
+
+async def test_the_apps_route_template_is_used(gql: GraphQL, protected: Protected) -> None:
+    secret, key = await create_key(gql, await gql.create_tenant())
+    async with protected() as (client, middleware):
+        await client.get("/orders/991", headers={"X-API-Key": secret})
+        (event,) = await stored(middleware.runtime.usage, key_id=key["id"])
+    assert event.path == "/orders/991"
+    assert event.route == "/{path:path}"  # the downstream Starlette route, bounded

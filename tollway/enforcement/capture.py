@@ -1,0 +1,82 @@
+"""What the middleware notes about one request for usage metering."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from tollway.keys.records import KeyRecord
+from tollway.metering.records import UsageRecord
+
+UNMATCHED_ROUTE = "(unmatched)"
+MAX_PATH = 2000
+MAX_AGENT = 300
+
+
+class UsageCapture:
+    """Collects status and sizes while the response is sent, then builds the usage record."""
+
+    __slots__ = (
+        "agent", "client_ip", "cost", "key", "method", "path", "request_bytes",
+        "response_bytes", "route", "started", "status",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        started: float,
+        method: str,
+        path: str,
+        client_ip: str | None,
+        agent: str | None,
+        request_bytes: int,
+        key: KeyRecord | None,
+        route: str | None,
+        cost: int,
+    ) -> None:
+        self.started = started
+        self.method = method
+        self.path = path
+        self.client_ip = client_ip
+        self.agent = agent
+        self.request_bytes = request_bytes
+        self.key = key
+        self.route = route
+        self.cost = cost
+        self.status = 0
+        self.response_bytes = 0
+
+    def record(
+        self, scope: dict[str, Any], status: int, response_bytes: int, error_code: str | None = None
+    ) -> UsageRecord:
+        """The usage event, once the response has been sent."""
+        key = self.key
+        route = self.route or _app_route(scope)
+        agent = self.agent
+        return UsageRecord(
+            event_id=None,
+            at=datetime.now(UTC),
+            tenant_id=UUID(key.tenant_id) if key else None,
+            key_id=UUID(key.key_id) if key else None,
+            method=self.method,
+            route=route,
+            path=self.path[:MAX_PATH],
+            status=status,
+            error_code=error_code,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            request_bytes=self.request_bytes,
+            response_bytes=response_bytes,
+            client_ip=self.client_ip,
+            user_agent=agent[:MAX_AGENT] if agent else None,
+            api_version=None,
+            cost_units=self.cost,
+        )
+
+
+def _app_route(scope: dict[str, Any]) -> str:
+    """The downstream app's route template (Starlette puts the matched route in the scope),
+    never the raw path, so routes stay few."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) and template else UNMATCHED_ROUTE

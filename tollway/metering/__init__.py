@@ -1,0 +1,1 @@
+"""Usage metering: capture, buffering, durable batch writes (rollups and analytics to come)."""

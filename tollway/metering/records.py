@@ -1,0 +1,91 @@
+"""The in-process form of a usage event, and its columns as stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One usage event, as captured on the request path (cheap to build, no ORM).
+
+    `event_id` may be left None on the request path: the writer assigns one before the event
+    is first written or spilled, so a replay carries the same id.
+    """
+
+    event_id: UUID | None
+    at: datetime
+    tenant_id: UUID | None
+    key_id: UUID | None
+    method: str
+    route: str
+    path: str
+    status: int
+    error_code: str | None
+    latency_ms: float
+    request_bytes: int
+    response_bytes: int
+    client_ip: str | None
+    user_agent: str | None
+    api_version: str | None
+    cost_units: int
+    service: str | None = None
+    units: int = 1
+    unit_type: str = "requests"
+    cost: Decimal | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        """Values in `COLUMNS` order."""
+        return (
+            self.event_id, self.at, self.tenant_id, self.key_id, self.method, self.route,
+            self.path, self.status, self.error_code, self.latency_ms, self.request_bytes,
+            self.response_bytes, self.client_ip, self.user_agent, self.api_version,
+            self.cost_units, self.service, self.units, self.unit_type, self.cost,
+        )  # fmt: skip
+
+    def sqlite_row(self) -> tuple[Any, ...]:
+        """`row()` with UUIDs as text, as Tortoise stores them on SQLite."""
+        tenant, key = self.tenant_id, self.key_id
+        return (
+            str(self.event_id), self.at, None if tenant is None else str(tenant),
+            None if key is None else str(key), self.method, self.route, self.path, self.status,
+            self.error_code, self.latency_ms, self.request_bytes, self.response_bytes,
+            self.client_ip, self.user_agent, self.api_version, self.cost_units, self.service,
+            self.units, self.unit_type, self.cost,
+        )  # fmt: skip
+
+    def to_json(self) -> str:
+        """One journal line."""
+        return json.dumps(self.row(), default=str, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> UsageRecord:
+        """Read a journal line back."""
+        values = json.loads(line)
+        record = cls(*values)
+        record.event_id = _uuid(record.event_id)
+        record.at = datetime.fromisoformat(str(record.at)).astimezone(UTC)
+        record.tenant_id = _uuid(record.tenant_id)
+        record.key_id = _uuid(record.key_id)
+        record.cost = None if record.cost is None else Decimal(str(record.cost))
+        return record
+
+
+def ensure_ids(records: Iterable[UsageRecord]) -> None:
+    """Give every record without one an event id (before it is first written or spilled)."""
+    for record in records:
+        if record.event_id is None:
+            record.event_id = uuid4()
+
+
+def _uuid(value: object) -> UUID | None:
+    return None if value is None else UUID(str(value))
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))

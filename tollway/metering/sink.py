@@ -1,0 +1,70 @@
+"""Writing a batch of usage events: PostgreSQL COPY, SQLite executemany; idempotent on event_id.
+
+On PostgreSQL the batch is COPYed into a per-connection temporary table and moved with
+`INSERT … ON CONFLICT (event_id) DO NOTHING`, so a replayed batch adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise import connections
+
+from tollway.metering.records import COLUMNS, UsageRecord
+
+TABLE = "usage_events"
+STAGING = "usage_events_incoming"
+_column_list = ", ".join(COLUMNS)
+# Statements built from constants only (no input reaches them).
+CREATE_STAGING = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE {TABLE} INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS"
+)
+MOVE_STAGED = (
+    f"INSERT INTO {TABLE} ({_column_list}) SELECT {_column_list} FROM {STAGING} "  # noqa: S608
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+INSERT_SQLITE = (
+    f"INSERT OR IGNORE INTO {TABLE} ({_column_list}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+
+
+def _is_postgres(client: Any) -> bool:
+    return "postgres" in type(client).__module__ or "asyncpg" in type(client).__module__
+
+
+async def write_usage(records: Sequence[UsageRecord], replay: bool = False) -> int:
+    """Store `records` (skipping event ids already stored); returns how many were given.
+
+    A first attempt cannot collide (its ids are new), so on PostgreSQL it is COPYed straight
+    into the table; a `replay` (the batch may have been stored before its acknowledgement was
+    lost) goes through the staging table and `ON CONFLICT DO NOTHING`.
+    """
+    if not records:
+        return 0
+    client = connections.get("default")
+    if not _is_postgres(client):
+        await _insert_sqlite(client, records)
+    elif replay:
+        await _merge_postgres(client, records)
+    else:
+        async with client.acquire_connection() as connection:
+            await connection.copy_records_to_table(
+                TABLE, records=[r.row() for r in records], columns=COLUMNS
+            )
+    return len(records)
+
+
+async def _merge_postgres(client: Any, records: Sequence[UsageRecord]) -> None:
+    async with client.acquire_connection() as connection, connection.transaction():
+        await connection.execute(CREATE_STAGING)
+        await connection.copy_records_to_table(
+            STAGING, records=[r.row() for r in records], columns=COLUMNS
+        )
+        await connection.execute(MOVE_STAGED)
+
+
+async def _insert_sqlite(client: Any, records: Sequence[UsageRecord]) -> None:
+    await client.execute_many(INSERT_SQLITE, [r.sqlite_row() for r in records])

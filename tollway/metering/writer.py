@@ -1,0 +1,122 @@
+"""The usage buffer and its writer: the request path appends, a task writes in batches.
+
+Nothing on the request path waits on the database. Every `interval` seconds (or sooner when
+a batch fills) the buffer is written; when the database refuses, the batch is spilled to the
+journal and replayed once writes succeed again. `close()` flushes everything (or spills it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from tollway.metering.journal import UsageJournal
+from tollway.metering.records import UsageRecord, ensure_ids
+from tollway.metering.sink import write_usage
+
+logger = logging.getLogger(__name__)
+
+Sink = Callable[[Sequence[UsageRecord], bool], Awaitable[int]]
+"""Writes a batch; the flag says it is a replay (it may have been stored already)."""
+
+
+class UsageWriter:
+    """Bounded buffer, batch writer, journal spill and replay."""
+
+    def __init__(
+        self,
+        journal: UsageJournal,
+        sink: Sink = write_usage,
+        *,
+        interval: float = 0.5,
+        batch_size: int = 5_000,
+        max_buffered: int = 100_000,
+    ) -> None:
+        self.journal = journal
+        self._sink = sink
+        self._interval = interval
+        self._batch_size = batch_size
+        self._max_buffered = max_buffered
+        self._buffer: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.written = 0
+        self.spilled = 0
+
+    def add(self, record: UsageRecord) -> None:
+        """Queue one event (the hot path: an append)."""
+        buffer = self._buffer
+        buffer.append(record)
+        if len(buffer) >= self._batch_size:
+            self._wake.set()
+            if len(buffer) >= self._max_buffered:
+                # The writer is stuck (database slow or down): spill now, keep memory bounded.
+                self._buffer = []
+                ensure_ids(buffer)
+                self.journal.spill(buffer)
+                self.spilled += len(buffer)
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting in memory."""
+        return len(self._buffer)
+
+    async def run(self) -> None:
+        """Flush every `interval` seconds, or as soon as a batch is full, until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("usage flush failed")
+
+    async def flush(self) -> None:
+        """Write what is buffered (spilling it on failure), then replay the journal."""
+        async with self._lock:
+            while self._buffer:
+                batch = self._buffer[: self._batch_size]
+                del self._buffer[: self._batch_size]
+                if not await self._write(batch):  # every record of `batch` has its id now
+                    rest, self._buffer = self._buffer, []
+                    ensure_ids(rest)
+                    await asyncio.to_thread(self.journal.spill, batch + rest)
+                    self.spilled += len(batch) + len(rest)
+                    return
+            await self._replay()
+
+    async def _write(self, batch: Sequence[UsageRecord], replay: bool = False) -> bool:
+        fresh = all(record.event_id is None for record in batch)
+        ensure_ids(batch)
+        try:
+            await self._sink(batch, replay or not fresh)
+        except Exception as exc:
+            logger.warning("usage write failed (%s); spilling %d events", exc, len(batch))
+            return False
+        self.written += len(batch)
+        return True
+
+    async def _replay(self) -> None:
+        for segment in self.journal.segments():
+            try:
+                records = await asyncio.to_thread(self._read_segment, segment)
+            except FileNotFoundError:  # another instance replayed it
+                continue
+            for start in range(0, len(records), self._batch_size):
+                if not await self._write(records[start : start + self._batch_size], True):
+                    return  # still down: the segment stays for next time
+            with contextlib.suppress(FileNotFoundError):
+                segment.unlink()
+            logger.info("replayed %d usage events from %s", len(records), segment.name)
+
+    def _read_segment(self, segment: Path) -> list[UsageRecord]:
+        return list(self.journal.read(segment))
+
+    async def close(self) -> None:
+        """Flush everything; whatever cannot be written is in the journal."""
+        await self.flush()
