@@ -1,12 +1,14 @@
 """Enforcement throughput and added latency: wrk on loopback against one uvicorn worker each of
 
 - the bare Starlette app (the ceiling),
-- Tollway's middleware with the memory backend,
-- Tollway's middleware with Redis (auth, two windows, a monthly quota, activity capture),
+- a pass-through middleware adding five fixed headers (the floor for any limiter),
+- Tollway's middleware embedded: memory backend, SQLite,
+- Tollway's middleware in production: Redis and PostgreSQL,
 - slowapi with Redis storage (the common Python alternative), two windows.
 
-All run in the same invocation, interleaved over several rounds (best round kept), because the
-machine is shared and noisy; ratios to the bare app are what to read.
+Tollway runs with auth, two windows, a monthly quota and usage capture on. All run in the
+same invocation, interleaved over several rounds (best round kept), because the machine is
+shared and noisy; ratios to the bare app are what to read.
 
     .venv/bin/python bench/enforcement.py [--seconds 8] [--rounds 3] [--connections 10]
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import RedisServer, free_port, wait_for_port  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
 from tollway.auth.principal import Principal, Role  # noqa: E402
 from tollway.db import acquire_database, release_database  # noqa: E402
 from tollway.keys.limits import QuotaSpec, WindowSpec  # noqa: E402
@@ -139,24 +141,33 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="tollway-bench-"))
     redis = RedisServer().start()
-    database = f"sqlite://{workdir}/bench.db"
-    base_env = {"TOLLWAY_DATABASE_URL": database, "TOLLWAY_STATE_DIR": str(workdir)}
-    subprocess.run(
-        [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"],
-        cwd=ROOT, env={**os.environ, **base_env}, check=True, capture_output=True,
-    )  # fmt: skip
-    secret = asyncio.run(seed_key(Settings(database_url=database, state_dir=workdir)))
+    postgres = PostgresServer().start()
+    # Embedded (SQLite, memory limiter) and production (PostgreSQL, Redis), as deployed.
+    embedded = {"TOLLWAY_DATABASE_URL": f"sqlite://{workdir}/bench.db"}
+    production = {
+        "TOLLWAY_DATABASE_URL": postgres.create_database(),
+        "TOLLWAY_REDIS_URL": redis.url,
+    }
+    secrets = {}
+    for name, env in (("embedded", embedded), ("production", production)):
+        env["TOLLWAY_STATE_DIR"] = str(workdir / name)
+        subprocess.run(
+            [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"],
+            cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
+        )  # fmt: skip
+        settings = Settings(database_url=env["TOLLWAY_DATABASE_URL"], state_dir=workdir / name)
+        secrets[name] = asyncio.run(seed_key(settings))
     peers = {
-        "bare-starlette": ("bare", {}),
-        "headers-only": ("headers_only", {}),
-        "tollway-memory": ("tollway", base_env),
-        "tollway-redis": ("tollway", {**base_env, "TOLLWAY_REDIS_URL": redis.url}),
-        "slowapi-redis": ("slowapi_redis", {"BENCH_REDIS_URL": redis.url}),
+        "bare-starlette": ("bare", {}, secrets["embedded"]),
+        "headers-only": ("headers_only", {}, secrets["embedded"]),
+        "tollway-memory": ("tollway", embedded, secrets["embedded"]),
+        "tollway-redis": ("tollway", production, secrets["production"]),
+        "slowapi-redis": ("slowapi_redis", {"BENCH_REDIS_URL": redis.url}, secrets["embedded"]),
     }
     best: dict[str, Result] = {}
     try:
         for round_number in range(1, args.rounds + 1):
-            for name, (factory, env) in peers.items():
+            for name, (factory, env, secret) in peers.items():
                 served = Served(factory, env)
                 try:
                     served.warm(secret)
@@ -175,6 +186,7 @@ def main() -> None:
                     best[name] = result
     finally:
         redis.stop()
+        postgres.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
     report(best, args.connections)
 

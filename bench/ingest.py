@@ -73,7 +73,7 @@ async def ingest(database_url: str, workdir: Path, count: int) -> float:
     settings = Settings(database_url=database_url, state_dir=workdir)
     await acquire_database(settings)
     try:
-        writer = UsageWriter(UsageJournal(workdir / "journal"), batch_size=25_000)
+        writer = UsageWriter(UsageJournal(workdir / "journal"))
         records = generate(count)
         task = asyncio.create_task(writer.run())
         started = time.perf_counter()

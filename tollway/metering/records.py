@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 
 @dataclass(slots=True)
@@ -79,13 +81,46 @@ class UsageRecord:
 
 def ensure_ids(records: Iterable[UsageRecord]) -> None:
     """Give every record without one an event id (before it is first written or spilled)."""
-    for record in records:
-        if record.event_id is None:
-            record.event_id = uuid4()
+    missing = [r for r in records if r.event_id is None]
+    if not missing:
+        return
+    entropy = os.urandom(16 * len(missing))  # one system call for the whole batch
+    for index, record in enumerate(missing):
+        record.event_id = UUID(bytes=entropy[16 * index : 16 * index + 16], version=4)
+
+
+async def assign_ids(records: Sequence[UsageRecord]) -> None:
+    """`ensure_ids` in slices, yielding to the event loop between them."""
+    for start in range(0, len(records), YIELD_EVERY):
+        ensure_ids(records[start : start + YIELD_EVERY])
+        await asyncio.sleep(0)
+
+
+async def stream_rows(
+    records: Sequence[UsageRecord], convert: Callable[[UsageRecord], tuple[Any, ...]]
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Rows one by one for a streaming COPY, yielding to the event loop every few hundred."""
+    for start in range(0, len(records), YIELD_EVERY):
+        for record in records[start : start + YIELD_EVERY]:
+            yield convert(record)
+        await asyncio.sleep(0)
+
+
+async def rows_of(
+    records: Sequence[UsageRecord], convert: Callable[[UsageRecord], tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Convert a batch in slices, yielding to the event loop between them, so that a large
+    flush never stalls the requests being served."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(records), YIELD_EVERY):
+        rows += [convert(r) for r in records[start : start + YIELD_EVERY]]
+        await asyncio.sleep(0)
+    return rows
 
 
 def _uuid(value: object) -> UUID | None:
     return None if value is None else UUID(str(value))
 
 
+YIELD_EVERY = 500
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
-from tollway.metering.records import COLUMNS, UsageRecord
+from tollway.metering.records import COLUMNS, UsageRecord, rows_of, stream_rows
 
 TABLE = "usage_events"
 STAGING = "usage_events_incoming"
@@ -52,7 +53,7 @@ async def write_usage(records: Sequence[UsageRecord], replay: bool = False) -> i
     else:
         async with client.acquire_connection() as connection:
             await connection.copy_records_to_table(
-                TABLE, records=[r.row() for r in records], columns=COLUMNS
+                TABLE, records=stream_rows(records, UsageRecord.row), columns=COLUMNS
             )
     return len(records)
 
@@ -61,10 +62,18 @@ async def _merge_postgres(client: Any, records: Sequence[UsageRecord]) -> None:
     async with client.acquire_connection() as connection, connection.transaction():
         await connection.execute(CREATE_STAGING)
         await connection.copy_records_to_table(
-            STAGING, records=[r.row() for r in records], columns=COLUMNS
+            STAGING, records=stream_rows(records, UsageRecord.row), columns=COLUMNS
         )
         await connection.execute(MOVE_STAGED)
 
 
+SQLITE_CHUNK = 500
+
+
 async def _insert_sqlite(client: Any, records: Sequence[UsageRecord]) -> None:
-    await client.execute_many(INSERT_SQLITE, [r.sqlite_row() for r in records])
+    # One transaction, written in short steps: SQLite's thread holds the GIL while it binds
+    # rows, so small steps let the event loop serve requests in between (p99 latency).
+    rows = await rows_of(records, UsageRecord.sqlite_row)
+    async with in_transaction() as connection:
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            await connection.execute_many(INSERT_SQLITE, rows[start : start + SQLITE_CHUNK])  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from tollway.metering.journal import UsageJournal
-from tollway.metering.records import UsageRecord, ensure_ids
+from tollway.metering.records import UsageRecord, assign_ids, ensure_ids
 from tollway.metering.sink import write_usage
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ class UsageWriter:
         journal: UsageJournal,
         sink: Sink = write_usage,
         *,
-        interval: float = 0.5,
-        batch_size: int = 5_000,
+        interval: float = 1.0,
+        batch_size: int = 10_000,
         max_buffered: int = 100_000,
     ) -> None:
         self.journal = journal
@@ -45,6 +45,7 @@ class UsageWriter:
         self._lock = asyncio.Lock()
         self.written = 0
         self.spilled = 0
+        self._closing = False
 
     def add(self, record: UsageRecord) -> None:
         """Queue one event (the hot path: an append)."""
@@ -65,12 +66,15 @@ class UsageWriter:
         return len(self._buffer)
 
     async def run(self) -> None:
-        """Flush every `interval` seconds, or as soon as a batch is full, until cancelled."""
-        while True:
+        """Flush every `interval` seconds, or as soon as a batch is full, until `close()`."""
+        self._closing = False
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
             self._wake.clear()
+            if self._closing:
+                return
             try:
                 await self.flush()
             except Exception:
@@ -92,9 +96,10 @@ class UsageWriter:
 
     async def _write(self, batch: Sequence[UsageRecord], replay: bool = False) -> bool:
         fresh = all(record.event_id is None for record in batch)
-        ensure_ids(batch)
+        await assign_ids(batch)
         try:
-            await self._sink(batch, replay or not fresh)
+            # Shielded: a cancelled caller must not abandon a write halfway through.
+            await asyncio.shield(self._sink(batch, replay or not fresh))
         except Exception as exc:
             logger.warning("usage write failed (%s); spilling %d events", exc, len(batch))
             return False
@@ -118,5 +123,7 @@ class UsageWriter:
         return list(self.journal.read(segment))
 
     async def close(self) -> None:
-        """Flush everything; whatever cannot be written is in the journal."""
+        """Stop `run()` and flush everything; whatever cannot be written is in the journal."""
+        self._closing = True
+        self._wake.set()
         await self.flush()
