@@ -42,8 +42,8 @@ def migrate(database_url: str) -> None:
 
 def generate(count: int) -> list[UsageRecord]:
     """Events shaped like real traffic: 50 keys over 5 tenants, 20 routes, some errors."""
-    tenants = [uuid.uuid4() for _ in range(5)]
-    keys = [uuid.uuid4() for _ in range(50)]
+    tenants = [str(uuid.uuid4()) for _ in range(5)]
+    keys = [str(uuid.uuid4()) for _ in range(50)]
     now = datetime.now(UTC)
     return [
         UsageRecord(

@@ -23,7 +23,7 @@ def records(n: int, marker: str) -> list[UsageRecord]:
         UsageRecord(
             event_id=None,
             at=now,
-            tenant_id=uuid.uuid4(),
+            tenant_id=str(uuid.uuid4()),
             key_id=None,
             method="GET",
             route="/r/{id}",

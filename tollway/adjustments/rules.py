@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from tollway.models.adjustments import AdjustmentKind, AdjustmentScope
 from tollway.ratelimit import Window
@@ -26,6 +27,19 @@ SPECIFICITY = {
     AdjustmentScope.TENANT: 1,
     AdjustmentScope.GLOBAL: 0,
 }
+
+
+class Subject(Protocol):
+    """What an adjustment can match a request on (a `KeyRecord` is one)."""
+
+    @property
+    def key_id(self) -> str | None: ...
+
+    @property
+    def tenant_id(self) -> str | None: ...
+
+    @property
+    def plan(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +76,7 @@ class Adjustment:
         """Between its start (inclusive) and end (exclusive)."""
         return self.starts_ms <= now_ms < self.ends_ms
 
-    def covers(self, key: KeyTraits) -> bool:
+    def covers(self, key: Subject) -> bool:
         """True when this adjustment's scope includes the key."""
         if self.tenant_id is not None and self.tenant_id != key.tenant_id:
             return False
@@ -74,7 +88,7 @@ class Adjustment:
             return key.tenant_id is not None
         return True
 
-    def exempts(self, key: KeyTraits) -> bool:
+    def exempts(self, key: Subject) -> bool:
         """True when the key is named as exempt from this (throttle)."""
         return key.key_id in self.exempt_key_ids or key.plan in self.exempt_plans
 
@@ -124,13 +138,13 @@ class AdjustmentTable:
     def __len__(self) -> int:
         return len(self._items)
 
-    def in_force(self, key: KeyTraits, now_ms: int) -> list[Adjustment]:
+    def in_force(self, key: Subject, now_ms: int) -> list[Adjustment]:
         """The active adjustments covering `key`."""
         return [a for a in self._items if a.active(now_ms) and a.covers(key)]
 
     def apply(
         self,
-        key: KeyTraits,
+        key: Subject,
         windows: tuple[Window, ...],
         route_windows: tuple[Window, ...],
         now_ms: int,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from tortoise.expressions import F
 
+from tollway.keys.records import KeyRecord
 from tollway.models import ApiKey, SecurityEvent
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,9 @@ class ActivityRecorder:
         path: str,
         client_ip: str | None,
         user_agent: str | None,
-        tenant_id: str | None,
-        key_id: str | None,
-        key_prefix: str | None,
+        key: KeyRecord | None,
     ) -> None:
-        """Remember one denied request."""
+        """Remember one denied request (with its key when the secret was recognised)."""
         if len(self._events) >= MAX_BUFFERED_EVENTS:
             self.dropped_events += 1
             return
@@ -44,7 +43,8 @@ class ActivityRecorder:
             SecurityEvent(
                 id=uuid.uuid4(), at=datetime.now(UTC), reason=reason, method=method[:10],
                 path=path[:500], client_ip=client_ip, user_agent=(user_agent or "")[:300] or None,
-                tenant_id=tenant_id, key_id=key_id, key_prefix=key_prefix,
+                tenant_id=key.tenant_id if key else None, key_id=key.key_id if key else None,
+                key_prefix=key.prefix if key else None,
             )
         )  # fmt: skip
 

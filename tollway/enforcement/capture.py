@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from tollway.keys.records import KeyRecord
 from tollway.metering.records import UsageRecord
@@ -57,8 +56,8 @@ class UsageCapture:
         return UsageRecord(
             event_id=None,
             at=datetime.now(UTC),
-            tenant_id=UUID(key.tenant_id) if key else None,
-            key_id=UUID(key.key_id) if key else None,
+            tenant_id=key.tenant_id if key else None,
+            key_id=key.key_id if key else None,
             method=self.method,
             route=route,
             path=self.path[:MAX_PATH],

@@ -19,7 +19,6 @@ from tollway.enforcement.headers import Header, ratelimit_headers
 from tollway.enforcement.problems import DenialCode, problem_body
 from tollway.enforcement.routes import RouteRule
 from tollway.enforcement.runtime import EnforcementRuntime
-from tollway.enforcement.verifier import Verdict
 from tollway.settings import Settings, load_settings
 
 Scope = dict[str, Any]
@@ -77,15 +76,18 @@ class EnforcementMiddleware:
         verdict = await runtime.verifier.verify(
             secret, method=method, path=path, client_ip=client_ip, origin=origin
         )
-        now_ms = runtime.verifier.limiter.now_ms()
-        extra = ratelimit_headers(verdict.decision, now_ms) if verdict.decision else []
+        decision = verdict.decision
+        extra = ratelimit_headers(decision, verdict.now_ms) if decision else []
         usage = UsageCapture(
             started, method, path, client_ip, agent, request_bytes, verdict.record,
             verdict.rule.name if verdict.rule else None,
             verdict.rule.cost if verdict.rule else 1,
         )  # fmt: skip
         if verdict.code is not None:
-            self._record_denial(verdict, method, path, client_ip, agent)
+            runtime.activity.denied(
+                verdict.code.value, method=method, path=path, client_ip=client_ip,
+                user_agent=agent, key=verdict.record,
+            )  # fmt: skip
             sent = await _send_problem(send, verdict.code, verdict.detail, extra)
             runtime.usage.add(usage.record(scope, *sent, verdict.code.value))
             return
@@ -124,21 +126,6 @@ class EnforcementMiddleware:
         except ValueError:
             return False
         return any(ip in network for network in self._trusted)
-
-    def _record_denial(
-        self, verdict: Verdict, method: str, path: str, ip: str | None, agent: str | None
-    ) -> None:
-        record = verdict.record
-        self.runtime.activity.denied(
-            verdict.code.value if verdict.code else "",
-            method=method,
-            path=path,
-            client_ip=ip,
-            user_agent=agent,
-            tenant_id=record.tenant_id if record else None,
-            key_id=record.key_id if record else None,
-            key_prefix=record.prefix if record else None,
-        )
 
     def _watch_shutdown(self, send: Any) -> Any:
         async def watched(message: Message) -> None:

@@ -47,11 +47,13 @@ class VerificationService:
             runtime.activity.used(record.key_id, time.time())
         elif verdict.code is not None:
             runtime.activity.denied(
-                verdict.code.value, method=method, path=path, client_ip=client_ip,
-                user_agent="verifyApiKey", tenant_id=record.tenant_id if record else None,
-                key_id=record.key_id if record else None,
-                key_prefix=record.prefix if record else None,
-            )  # fmt: skip
+                verdict.code.value,
+                method=method,
+                path=path,
+                client_ip=client_ip,
+                user_agent="verifyApiKey",
+                key=record,
+            )
         return verdict
 
     @staticmethod

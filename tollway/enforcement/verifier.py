@@ -6,7 +6,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from tollway.adjustments.rules import PUBLIC, AdjustmentTable, KeyTraits
+from tollway.adjustments.rules import PUBLIC, AdjustmentTable, Subject
 from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.routes import RouteRule, RouteTable, scope_grants
 from tollway.keys.cache import KeyCache
@@ -14,7 +14,7 @@ from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import MAX_SECRET_LENGTH, PREFIXES, hash_secret
 from tollway.keys.validation import normalize_origin
 from tollway.models import KeyStatus
-from tollway.ratelimit import Decision, Limiter, Window
+from tollway.ratelimit import Decision, Limiter, Quota, Window
 from tollway.ratelimit.failover import LimiterUnavailable
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class Verdict:
     record: KeyRecord | None = None
     decision: Decision | None = None
     rule: RouteRule | None = None
+    now_ms: int = 0  # the one clock reading the whole verdict was made at
 
     @property
     def allowed(self) -> bool:
@@ -37,8 +38,10 @@ class Verdict:
         return self.code is None
 
 
-def _deny(code: DenialCode, detail: str, record: KeyRecord | None = None) -> Verdict:
-    return Verdict(code, detail, record)
+def _deny(
+    code: DenialCode, detail: str, rule: RouteRule | None, record: KeyRecord | None = None
+) -> Verdict:
+    return Verdict(code, detail, record, None, rule)
 
 
 def _ip_allowed(record: KeyRecord, client_ip: str | None) -> bool:
@@ -69,11 +72,15 @@ class Verifier:
         self.adjustments = adjustments if adjustments is not None else AdjustmentTable()
 
     def _windows(
-        self, key: KeyTraits, windows: tuple[Window, ...], route_windows: tuple[Window, ...]
+        self,
+        key: Subject,
+        windows: tuple[Window, ...],
+        route_windows: tuple[Window, ...],
+        now_ms: int,
     ) -> tuple[tuple[Window, ...], tuple[Window, ...]]:
         if not self.adjustments:  # the usual case: nothing in force, nothing to compute
             return windows, route_windows
-        effect = self.adjustments.apply(key, windows, route_windows, self.limiter.now_ms())
+        effect = self.adjustments.apply(key, windows, route_windows, now_ms)
         return effect.windows, effect.route_windows
 
     async def verify(
@@ -91,83 +98,99 @@ class Verifier:
         if rule is not None and rule.public:
             return await self._public(rule, client_ip, cost)
         if not secret:
-            return _deny(DenialCode.API_KEY_MISSING, "send the key in X-API-Key or Authorization")
+            detail = "send the key in X-API-Key or Authorization"
+            return _deny(DenialCode.API_KEY_MISSING, detail, rule)
         if len(secret) > MAX_SECRET_LENGTH or not secret.startswith(KNOWN_PREFIXES):
-            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid")
+            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
         try:
             record = await self.cache.get(hash_secret(secret))
         except Exception:
             logger.exception("key lookup failed")
-            return _deny(DenialCode.SERVICE_UNAVAILABLE, "keys cannot be verified right now")
+            detail = "keys cannot be verified right now"
+            return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
         if record is None:
-            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid")
-        denial = self._policy(record, rule, client_ip, origin)
+            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
+        now = self.limiter.now_ms()
+        denial = self._policy(record, rule, client_ip, origin, now)
         if denial is not None:
             return denial
-        return await self._limit(record, rule, cost)
+        return await self._limit(record, rule, cost, now)
 
     def _policy(
-        self, record: KeyRecord, rule: RouteRule | None, client_ip: str | None, origin: str | None
+        self,
+        record: KeyRecord,
+        rule: RouteRule | None,
+        client_ip: str | None,
+        origin: str | None,
+        now: int,
     ) -> Verdict | None:
-        now = self.limiter.now_ms()
         if record.status is KeyStatus.REVOKED:
-            return _deny(DenialCode.API_KEY_REVOKED, "the API key has been revoked", record)
+            return _deny(DenialCode.API_KEY_REVOKED, "the API key has been revoked", rule, record)
         if record.status is KeyStatus.DISABLED or not record.tenant_active:
-            return _deny(DenialCode.API_KEY_INVALID, "the API key is disabled", record)
+            return _deny(DenialCode.API_KEY_INVALID, "the API key is disabled", rule, record)
         if record.expires_at_ms is not None and record.expires_at_ms <= now:
-            return _deny(DenialCode.API_KEY_EXPIRED, "the API key has expired", record)
+            return _deny(DenialCode.API_KEY_EXPIRED, "the API key has expired", rule, record)
         if record.secret_expires_at_ms is not None and record.secret_expires_at_ms <= now:
-            return _deny(DenialCode.API_KEY_INVALID, "this secret was rotated out", record)
+            return _deny(DenialCode.API_KEY_INVALID, "this secret was rotated out", rule, record)
         if not _ip_allowed(record, client_ip):
-            return _deny(DenialCode.IP_NOT_ALLOWED, f"requests from {client_ip} are not allowed")
+            detail = f"requests from {client_ip} are not allowed"
+            return _deny(DenialCode.IP_NOT_ALLOWED, detail, rule)
         if record.origins and origin is not None and normalize_origin(origin) not in record.origins:
-            return _deny(DenialCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed", record)
+            detail = f"origin {origin} is not allowed"
+            return _deny(DenialCode.ORIGIN_NOT_ALLOWED, detail, rule, record)
         if rule is not None:
             missing = [s for s in rule.scopes if not scope_grants(record.scopes, s)]
             if missing:
                 detail = f"the key lacks scope {', '.join(missing)}"
-                return _deny(DenialCode.PERMISSION_DENIED, detail, record)
+                return _deny(DenialCode.PERMISSION_DENIED, detail, rule, record)
         return None
 
-    async def _limit(self, record: KeyRecord, rule: RouteRule | None, cost: int | None) -> Verdict:
+    async def _limit(
+        self, record: KeyRecord, rule: RouteRule | None, cost: int | None, now: int
+    ) -> Verdict:
         units = cost if cost is not None else (rule.cost if rule else 1)
         windows, route_windows = self._windows(
-            KeyTraits(record.key_id, record.tenant_id, record.plan),
-            record.windows,
-            rule.windows if rule else (),
+            record, record.windows, rule.windows if rule else (), now
         )
-        try:
-            decision = await self.limiter.hit(
-                record.key_id,
-                windows,
-                record.quota,
-                units,
-                route_windows=route_windows,
-                route=rule.name if rule else "",
-            )
-        except LimiterUnavailable:
-            return _deny(DenialCode.SERVICE_UNAVAILABLE, "rate limits cannot be checked", record)
-        if decision.allowed:
-            return Verdict(None, "", record, decision, rule)
-        if decision.quota_exceeded:
-            return Verdict(
-                DenialCode.QUOTA_EXCEEDED, "the quota is used up", record, decision, rule
-            )
-        detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
-        return Verdict(DenialCode.RATE_LIMIT_EXCEEDED, detail, record, decision, rule)
+        return await self._hit(
+            record.key_id, windows, record.quota, units, route_windows, rule, record, now
+        )
 
     async def _public(self, rule: RouteRule, client_ip: str | None, cost: int | None) -> Verdict:
         if not rule.windows:
             return Verdict(None, "", None, None, rule)
-        _, route_windows = self._windows(PUBLIC, (), rule.windows)
+        now = self.limiter.now_ms()
+        _, route_windows = self._windows(PUBLIC, (), rule.windows, now)
+        identity = f"ip:{client_ip or 'unknown'}"
+        return await self._hit(
+            identity, (), None, cost or rule.cost, route_windows, rule, None, now
+        )
+
+    async def _hit(
+        self,
+        identity: str,
+        windows: tuple[Window, ...],
+        quota: Quota | None,
+        units: int,
+        route_windows: tuple[Window, ...],
+        rule: RouteRule | None,
+        record: KeyRecord | None,
+        now: int,
+    ) -> Verdict:
+        """Count the request against its windows and quota; the verdict from the decision."""
         try:
             decision = await self.limiter.hit(
-                f"ip:{client_ip or 'unknown'}", (), None, cost or rule.cost,
-                route_windows=route_windows, route=rule.name,
+                identity, windows, quota, units, route_windows=route_windows,
+                route=rule.name if rule else "", now_ms=now,
             )  # fmt: skip
         except LimiterUnavailable:
-            return _deny(DenialCode.SERVICE_UNAVAILABLE, "rate limits cannot be checked")
+            detail = "rate limits cannot be checked"
+            return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule, record)
         if decision.allowed:
-            return Verdict(None, "", None, decision, rule)
-        detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
-        return Verdict(DenialCode.RATE_LIMIT_EXCEEDED, detail, None, decision, rule)
+            return Verdict(None, "", record, decision, rule, now)
+        if decision.quota_exceeded:
+            code, detail = DenialCode.QUOTA_EXCEEDED, "the quota is used up"
+        else:
+            code = DenialCode.RATE_LIMIT_EXCEEDED
+            detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
+        return Verdict(code, detail, record, decision, rule, now)

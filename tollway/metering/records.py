@@ -23,8 +23,8 @@ class UsageRecord:
 
     event_id: UUID | None
     at: datetime
-    tenant_id: UUID | None
-    key_id: UUID | None
+    tenant_id: str | None  # canonical UUID text, as the key cache holds it
+    key_id: str | None
     method: str
     route: str
     path: str
@@ -52,15 +52,8 @@ class UsageRecord:
         )  # fmt: skip
 
     def sqlite_row(self) -> tuple[Any, ...]:
-        """`row()` with UUIDs as text, as Tortoise stores them on SQLite."""
-        tenant, key = self.tenant_id, self.key_id
-        return (
-            str(self.event_id), self.at, None if tenant is None else str(tenant),
-            None if key is None else str(key), self.method, self.route, self.path, self.status,
-            self.error_code, self.latency_ms, self.request_bytes, self.response_bytes,
-            self.client_ip, self.user_agent, self.api_version, self.cost_units, self.service,
-            self.units, self.unit_type, self.cost,
-        )  # fmt: skip
+        """`row()` with the event id as text, as Tortoise stores UUIDs on SQLite."""
+        return (str(self.event_id), *self.row()[1:])
 
     def to_json(self) -> str:
         """One journal line."""
@@ -73,8 +66,6 @@ class UsageRecord:
         record = cls(*values)
         record.event_id = _uuid(record.event_id)
         record.at = datetime.fromisoformat(str(record.at)).astimezone(UTC)
-        record.tenant_id = _uuid(record.tenant_id)
-        record.key_id = _uuid(record.key_id)
         record.cost = None if record.cost is None else Decimal(str(record.cost))
         return record
 
@@ -89,33 +80,34 @@ def ensure_ids(records: Iterable[UsageRecord]) -> None:
         record.event_id = UUID(bytes=entropy[16 * index : 16 * index + 16], version=4)
 
 
-async def assign_ids(records: Sequence[UsageRecord]) -> None:
-    """`ensure_ids` in slices, yielding to the event loop between them."""
+async def in_slices(records: Sequence[UsageRecord]) -> AsyncIterator[Sequence[UsageRecord]]:
+    """A batch in slices, yielding to the event loop after each, so that work on a large
+    flush never stalls the requests being served."""
     for start in range(0, len(records), YIELD_EVERY):
-        ensure_ids(records[start : start + YIELD_EVERY])
+        yield records[start : start + YIELD_EVERY]
         await asyncio.sleep(0)
+
+
+async def assign_ids(records: Sequence[UsageRecord]) -> None:
+    """`ensure_ids`, slice by slice."""
+    async for part in in_slices(records):
+        ensure_ids(part)
 
 
 async def stream_rows(
     records: Sequence[UsageRecord], convert: Callable[[UsageRecord], tuple[Any, ...]]
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """Rows one by one for a streaming COPY, yielding to the event loop every few hundred."""
-    for start in range(0, len(records), YIELD_EVERY):
-        for record in records[start : start + YIELD_EVERY]:
+    """Converted rows one by one (for a streaming COPY), slice by slice."""
+    async for part in in_slices(records):
+        for record in part:
             yield convert(record)
-        await asyncio.sleep(0)
 
 
 async def rows_of(
     records: Sequence[UsageRecord], convert: Callable[[UsageRecord], tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
-    """Convert a batch in slices, yielding to the event loop between them, so that a large
-    flush never stalls the requests being served."""
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(records), YIELD_EVERY):
-        rows += [convert(r) for r in records[start : start + YIELD_EVERY]]
-        await asyncio.sleep(0)
-    return rows
+    """Every converted row, slice by slice."""
+    return [row async for row in stream_rows(records, convert)]
 
 
 def _uuid(value: object) -> UUID | None:

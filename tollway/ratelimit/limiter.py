@@ -52,9 +52,13 @@ class Limiter:
         cost: int = 1,
         route_windows: Sequence[Window] = (),
         route: str = "",
+        now_ms: int | None = None,
     ) -> Decision:
-        """Admit the request (consuming `cost` everywhere) or reject it (consuming nothing)."""
-        now = self._clock()
+        """Admit the request (consuming `cost` everywhere) or reject it (consuming nothing).
+
+        `now_ms` is the caller's reading of this limiter's clock, when it already has one.
+        """
+        now = self._clock() if now_ms is None else now_ms
         plan = self._plans.get((identity, route))
         if plan is None or not plan.matches(windows, quota, route_windows):
             plan = self._compile(identity, windows, quota, route_windows, route)

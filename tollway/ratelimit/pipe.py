@@ -26,24 +26,20 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
+def bulk(value: bytes | str | int) -> bytes:
+    """One RESP bulk string."""
+    if isinstance(value, int):  # the usual case on the hot path
+        data = b"%d" % value
+    elif isinstance(value, str):
+        data = value.encode()
+    else:
+        data = value
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
 def encode_command(*parts: bytes | str | int) -> bytes:
     """RESP array of bulk strings."""
-    texts = [p if isinstance(p, str) else str(p) for p in parts if not isinstance(p, bytes)]
-    if len(texts) == len(parts) and all(t.isascii() for t in texts):
-        # The usual case (ASCII keys and integers): one string, encoded once.
-        body = "".join([f"${len(t)}\r\n{t}\r\n" for t in texts])
-        return f"*{len(parts)}\r\n{body}".encode()
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def bulk(value: str | int) -> bytes:
-    """One RESP bulk string."""
-    data = value.encode() if isinstance(value, str) else b"%d" % value
-    return b"$%d\r\n%s\r\n" % (len(data), data)
+    return b"*%d\r\n" % len(parts) + b"".join([bulk(p) for p in parts])
 
 
 class _Protocol(asyncio.Protocol):
