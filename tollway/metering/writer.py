@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from tollway.metering.journal import UsageJournal
-from tollway.metering.records import UsageRecord, assign_ids, ensure_ids
+from tollway.metering.records import UsageRecord, assign_ids
 from tollway.metering.sink import write_usage
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class UsageWriter:
         self.written = 0
         self.spilled = 0
         self._closing = False
+        self._spilling: set[asyncio.Task[None]] = set()
 
     def add(self, record: UsageRecord) -> None:
         """Queue one event (the hot path: an append)."""
@@ -54,11 +55,18 @@ class UsageWriter:
         if len(buffer) >= self._batch_size:
             self._wake.set()
             if len(buffer) >= self._max_buffered:
-                # The writer is stuck (database slow or down): spill now, keep memory bounded.
+                # The writer is stuck (database slow or down): keep memory bounded by spilling
+                # in the background; the request path never touches the disk.
                 self._buffer = []
-                ensure_ids(buffer)
-                self.journal.spill(buffer)
-                self.spilled += len(buffer)
+                task = asyncio.get_running_loop().create_task(self._spill(buffer))
+                self._spilling.add(task)
+                task.add_done_callback(self._spilling.discard)
+
+    async def _spill(self, records: list[UsageRecord]) -> None:
+        """Into the journal, from a thread (ids first, so that a replay carries them)."""
+        await assign_ids(records)
+        await asyncio.to_thread(self.journal.spill, records)
+        self.spilled += len(records)
 
     @property
     def buffered(self) -> int:
@@ -83,14 +91,14 @@ class UsageWriter:
     async def flush(self) -> None:
         """Write what is buffered (spilling it on failure), then replay the journal."""
         async with self._lock:
+            if self._spilling:  # the journal is complete before it is replayed
+                await asyncio.gather(*self._spilling)
             while self._buffer:
                 batch = self._buffer[: self._batch_size]
                 del self._buffer[: self._batch_size]
                 if not await self._write(batch):  # every record of `batch` has its id now
                     rest, self._buffer = self._buffer, []
-                    ensure_ids(rest)
-                    await asyncio.to_thread(self.journal.spill, batch + rest)
-                    self.spilled += len(batch) + len(rest)
+                    await self._spill(batch + rest)
                     return
             await self._replay()
 
