@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
+from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
@@ -19,8 +20,11 @@ from tollway.errors import ConfigurationError
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.health.routes import healthz, metrics, readyz
+from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keys.plans import PlanService, ensure_default_plans
 from tollway.keys.service import KeyService
+from tollway.metering.analytics import AnalyticsService
+from tollway.metering.reporting import UsageReporter
 from tollway.redis_client import check_redis, make_redis
 from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
@@ -61,6 +65,11 @@ def build_services(settings: Settings) -> Services:
         adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
         enforcement=enforcement,
         verification=VerificationService(enforcement),
+        analytics=AnalyticsService(
+            rollup_job(settings), retention_policy(settings).hour, settings.graphql_page_size_max
+        ),
+        reporter=UsageReporter(retention_policy(settings).raw),
+        catalog=ServiceCatalog(audit),
     )
 
 
@@ -85,10 +94,13 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
                 ) from exc
             stack.push_async_callback(services.bus.disconnect)
             await ensure_default_plans()
+            await ensure_own_api_service()
             await services.enforcement.start()
             stack.push_async_callback(services.enforcement.stop)
             if run_worker:
                 worker = Worker(settings.worker_heartbeat_seconds)
+                for job in background_jobs(settings):
+                    worker.add_job(job)
                 worker.start()
                 stack.push_async_callback(worker.stop)
             yield

@@ -72,10 +72,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     from tollway.db import close_database, open_database
+    from tollway.jobs import background_jobs
     from tollway.worker import Worker
 
     await open_database(settings)
     worker = Worker(settings.worker_heartbeat_seconds)
+    for job in background_jobs(settings):
+        worker.add_job(job)
     worker.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,12 +9,15 @@ from redis.asyncio import Redis
 from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
+from tollway.costs.catalog import ServiceCatalog
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.keys.plans import PlanService
 from tollway.keys.service import KeyService
+from tollway.metering.analytics import AnalyticsService
+from tollway.metering.reporting import UsageReporter
 from tollway.settings import Settings
 from tollway.tenants.service import TenantService
 
@@ -35,3 +38,6 @@ class Services:
     adjustments: AdjustmentService
     enforcement: EnforcementRuntime
     verification: VerificationService
+    analytics: AnalyticsService
+    reporter: UsageReporter
+    catalog: ServiceCatalog

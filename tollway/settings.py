@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=2, le=64)
     graphql_max_aliases: int = Field(default=30, ge=1, le=1000)
     graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    graphql_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=10_000, le=1024**3)
+    """Larger HTTP bodies are refused before parsing (1,000 usage events take about 300 KB)."""
     graphql_page_size_max: int = Field(default=100, ge=1, le=1000)
 
     ratelimit_failure_mode: Literal["open", "closed"] = "open"
@@ -49,6 +51,17 @@ class Settings(BaseSettings):
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of proxies whose X-Forwarded-For is believed when finding the client address."""
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    usage_raw_retention_days: int = Field(default=30, ge=1, le=3650)
+    """Raw usage events (the request log) are deleted after this many days."""
+    usage_minute_retention_days: int = Field(default=2, ge=1, le=3650)
+    usage_hour_retention_days: int = Field(default=90, ge=1, le=36500)
+    usage_day_retention_days: int | None = Field(default=None, ge=1)
+    """Day rollups are kept forever unless this is set."""
+    usage_anonymize_ips: bool = False
+    """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network."""
+    rollup_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
 
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)

@@ -28,7 +28,7 @@ class PeriodicJob:
 
     name: str
     interval_seconds: float
-    run: Callable[[], Awaitable[None]]
+    run: Callable[[], Awaitable[object]]
 
 
 class Worker:

@@ -70,6 +70,7 @@ class UsageCapture:
             user_agent=agent[:MAX_AGENT] if agent else None,
             api_version=None,
             cost_units=self.cost,
+            units=self.cost,  # own-API usage is billed by route weight
         )
 
 

@@ -50,7 +50,10 @@ class EnforcementRuntime:
         self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
         self._adjustments_changed = asyncio.Event()
         self.activity = ActivityRecorder()
-        self.usage = UsageWriter(UsageJournal(settings.state_dir / "usage-journal"))
+        self.usage = UsageWriter(
+            UsageJournal(settings.state_dir / "usage-journal"),
+            anonymize_ips=settings.usage_anonymize_ips,
+        )
         self.bus = EventBus(settings.broadcast_url)
         self.started = False
         self._stopping = False

@@ -52,8 +52,9 @@ class UsageRecord:
         )  # fmt: skip
 
     def sqlite_row(self) -> tuple[Any, ...]:
-        """`row()` with the event id as text, as Tortoise stores UUIDs on SQLite."""
-        return (str(self.event_id), *self.row()[1:])
+        """`row()` with the event id and cost as text, as Tortoise stores them on SQLite."""
+        cost = None if self.cost is None else str(self.cost)
+        return (str(self.event_id), *self.row()[1:-1], cost)
 
     def to_json(self) -> str:
         """One journal line."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import UsageRecord, assign_ids
+from tollway.metering.retention import anonymize_ip
 from tollway.metering.sink import write_usage
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ class UsageWriter:
         interval: float = 1.0,
         batch_size: int = 10_000,
         max_buffered: int = 100_000,
+        anonymize_ips: bool = False,
     ) -> None:
         self.journal = journal
         self._sink = sink
         self._interval = interval
         self._batch_size = batch_size
         self._max_buffered = max_buffered
+        self._anonymize_ips = anonymize_ips
         self._buffer: list[UsageRecord] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -105,6 +108,9 @@ class UsageWriter:
     async def _write(self, batch: Sequence[UsageRecord], replay: bool = False) -> bool:
         fresh = all(record.event_id is None for record in batch)
         await assign_ids(batch)
+        if self._anonymize_ips:
+            for record in batch:
+                record.client_ip = anonymize_ip(record.client_ip)
         try:
             # Shielded: a cancelled caller must not abandon a write halfway through.
             await asyncio.shield(self._sink(batch, replay or not fresh))

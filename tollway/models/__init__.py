@@ -2,6 +2,14 @@
 
 from tollway.models.adjustments import AdjustmentKind, AdjustmentScope, LimitAdjustment
 from tollway.models.audit import AuditEntry
+from tollway.models.costs import (
+    Budget,
+    BudgetEvent,
+    BudgetPeriod,
+    BudgetScope,
+    MeteredService,
+    PriceRate,
+)
 from tollway.models.keys import (
     ApiKey,
     ApiKeySecret,
@@ -12,7 +20,7 @@ from tollway.models.keys import (
     SecurityEvent,
 )
 from tollway.models.tenants import Tenant, TenantStatus
-from tollway.models.usage import UsageEvent
+from tollway.models.usage import RollupCursor, UsageDirtyMinute, UsageEvent, UsageRollup
 from tollway.models.workers import WorkerHeartbeat
 
 __all__ = [
@@ -21,14 +29,23 @@ __all__ = [
     "ApiKey",
     "ApiKeySecret",
     "AuditEntry",
+    "Budget",
+    "BudgetEvent",
+    "BudgetPeriod",
+    "BudgetScope",
     "KeyEnvironment",
     "KeyStatus",
     "LimitAdjustment",
+    "MeteredService",
     "OwnerType",
     "Plan",
+    "PriceRate",
+    "RollupCursor",
     "SecurityEvent",
     "Tenant",
     "TenantStatus",
+    "UsageDirtyMinute",
     "UsageEvent",
+    "UsageRollup",
     "WorkerHeartbeat",
 ]

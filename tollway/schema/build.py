@@ -18,14 +18,21 @@ from strawberry.tools import merge_types
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from tollway.resolvers.adjustments import AdjustmentMutation, AdjustmentQuery
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
+from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
 from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.tenants import TenantMutation, TenantQuery
+from tollway.resolvers.usage import UsageMutation, UsageQueryRoot
 from tollway.schema.errors import CodedErrors
+from tollway.schema.scalars import SCALARS
 from tollway.settings import Settings
 
-QUERY_ROOTS: tuple[type, ...] = (HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery)
-MUTATION_ROOTS: tuple[type, ...] = (TenantMutation, KeyMutation, AdjustmentMutation)
+QUERY_ROOTS: tuple[type, ...] = (
+    HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
+)  # fmt: skip
+MUTATION_ROOTS: tuple[type, ...] = (
+    TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
+)  # fmt: skip
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription,)
 
 
@@ -57,4 +64,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATION_ROOTS),
         subscription=merge_types("Subscription", SUBSCRIPTION_ROOTS),
         extensions=extensions,
+        scalar_overrides=SCALARS,
     )

@@ -1,0 +1,1 @@
+"""Costs: metered services, price rates, costs, budgets, forecasts and recommendations."""

@@ -1,0 +1,281 @@
+"""The rollup job: minute, hour and day rollups of raw usage, incremental and idempotent.
+
+Each run, under one lock (a PostgreSQL advisory lock; SQLite serialises writers), it
+recomputes from raw events every minute that closed since the last run and every minute
+marked dirty by a late write, then recomputes each hour and day those minutes complete or
+change, from the finer rollups. A bucket is always recomputed whole and written with an
+upsert that replaces it, so a re-run changes nothing and two workers never double count;
+the cursor moves in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from tollway.metering.aggregate import (
+    COUNTERS,
+    GroupKey,
+    Measures,
+    UsageFilter,
+    fold_raw,
+    fold_rollups,
+    raw_aggregate_sql,
+    rollup_select_sql,
+)
+from tollway.metering.buckets import STEP, floor
+from tollway.metering.dialect import Dialect, Granularity, as_datetime, dialect_of
+from tollway.metering.dimensions import ALL_DIMENSIONS, CUBES, Dimension, empty_value
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "usage"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SETTLE = timedelta(seconds=10)
+"""A minute is rolled up this long after it ends, once its events have been flushed."""
+MAX_SPAN = timedelta(hours=6)
+"""At most this much new time per transaction, so a backlog is caught up in steps."""
+DIRTY_PER_RUN = 5000
+JOIN_GAP = timedelta(minutes=30)
+ROLLUP_LOCK = 7_245_001
+UPSERT_CHUNK = 500
+
+_DIMS = [d.value for d in ALL_DIMENSIONS]
+_COLUMNS = ["granularity", "cube", "bucket", *_DIMS, *COUNTERS, "latency_sum", "sketch"]
+_CONFLICT = ", ".join(["granularity", "cube", "bucket", *_DIMS])
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*COUNTERS, "latency_sum", "sketch"])
+UPSERT = (
+    f"INSERT INTO usage_rollups ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    f"ON CONFLICT ({_CONFLICT}) DO UPDATE SET {_UPDATES}"
+)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _minute_ranges(minutes: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted minutes as [start, end) ranges; minutes less than `JOIN_GAP` apart share a
+    range (recomputing a minute that did not change is harmless, and one query is cheaper)."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for minute in sorted(set(minutes)):
+        if ranges and minute - ranges[-1][1] <= JOIN_GAP:
+            ranges[-1] = (ranges[-1][0], minute + STEP[Granularity.MINUTE])
+        else:
+            ranges.append((minute, minute + STEP[Granularity.MINUTE]))
+    return ranges
+
+
+class RollupJob:
+    """Keeps `usage_rollups` up to date; `run()` is what the worker calls."""
+
+    def __init__(self, *, minute_retention: timedelta, clock: Clock = _utcnow) -> None:
+        self.minute_retention = minute_retention
+        self.clock = clock
+
+    async def run(self) -> int:
+        """Roll up everything that is due; returns how many minutes were recomputed."""
+        total = 0
+        while True:
+            done, more = await self._step()
+            total += done
+            if not more:
+                return total
+
+    async def watermark(self, client: BaseDBAsyncClient) -> datetime | None:
+        """Rollups are complete for every minute before this."""
+        rows = await client.execute_query_dict(
+            dialect_of(client).sql("SELECT watermark FROM rollup_cursors WHERE name = ?"),
+            [CURSOR],
+        )
+        return as_datetime(rows[0]["watermark"]) if rows else None
+
+    async def _step(self) -> tuple[int, bool]:
+        async with in_transaction() as conn:
+            dialect = dialect_of(conn)
+            if dialect.postgres:
+                rows = await conn.execute_query_dict(
+                    "SELECT pg_try_advisory_xact_lock($1) AS locked", [ROLLUP_LOCK]
+                )
+                if not rows[0]["locked"]:
+                    return 0, False  # another worker is rolling up right now
+            target = floor(Granularity.MINUTE, self.clock() - SETTLE)
+            previous = await self.watermark(conn)
+            if previous is None:  # first run: from the first event ever stored
+                previous = await self._skip_empty(conn, dialect, EPOCH, target)
+            watermark = await self._skip_empty(conn, dialect, previous, target)
+            new_watermark = min(target, watermark + MAX_SPAN) if watermark < target else watermark
+            dirty = await conn.execute_query_dict(
+                dialect.sql("SELECT id, minute FROM usage_dirty_minutes ORDER BY id LIMIT ?"),
+                [DIRTY_PER_RUN],
+            )
+            # A mark at or after the new watermark needs nothing: that minute is rolled up
+            # for the first time when the watermark passes it.
+            minutes = {
+                floor(Granularity.MINUTE, as_datetime(r["minute"]))
+                for r in dirty
+                if as_datetime(r["minute"]) < new_watermark
+            }
+            moment = watermark
+            while moment < new_watermark:
+                minutes.add(moment)
+                moment += STEP[Granularity.MINUTE]
+            if minutes or new_watermark > previous:
+                await self._recompute(conn, dialect, minutes, previous, new_watermark)
+            if dirty:
+                ids = [r["id"] for r in dirty]
+                marks = ", ".join("?" for _ in ids)
+                await conn.execute_query(
+                    dialect.sql(f"DELETE FROM usage_dirty_minutes WHERE id IN ({marks})"),  # noqa: S608
+                    ids,
+                )
+            await self._save_watermark(conn, dialect, new_watermark)
+        more = new_watermark < target or len(dirty) == DIRTY_PER_RUN
+        return len(minutes), more
+
+    async def _skip_empty(
+        self, conn: BaseDBAsyncClient, dialect: Dialect, watermark: datetime, target: datetime
+    ) -> datetime:
+        """Jump over a stretch with no events (a quiet night, a fresh install)."""
+        if watermark >= target:
+            return watermark
+        rows = await conn.execute_query_dict(
+            dialect.sql("SELECT MIN(at) AS next FROM usage_events WHERE at >= ? AND at < ?"),
+            [watermark, target],
+        )
+        found = rows[0]["next"] if rows else None
+        if found is None:
+            return target
+        return max(watermark, floor(Granularity.MINUTE, as_datetime(found)))
+
+    async def _save_watermark(
+        self, conn: BaseDBAsyncClient, dialect: Dialect, watermark: datetime
+    ) -> None:
+        await conn.execute_query(
+            dialect.sql(
+                "INSERT INTO rollup_cursors (name, watermark, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark, "
+                "updated_at = EXCLUDED.updated_at"
+            ),
+            [CURSOR, watermark, _utcnow()],
+        )
+
+    async def _recompute(
+        self,
+        conn: BaseDBAsyncClient,
+        dialect: Dialect,
+        minutes: set[datetime],
+        previous: datetime,
+        upto: datetime,
+    ) -> None:
+        """Minutes from raw events, then the hours and days they change or complete. The
+        hour and day holding the previous watermark may complete in this step too (any span
+        skipped for having no events has nothing to roll up)."""
+        for start, end in _minute_ranges(minutes):
+            await self._from_raw(conn, dialect, Granularity.MINUTE, start, end)
+        hours = {floor(Granularity.HOUR, m) for m in minutes} | {floor(Granularity.HOUR, previous)}
+        complete_hours = {h for h in hours if h + STEP[Granularity.HOUR] <= upto}
+        minutes_kept_from = self.clock() - self.minute_retention
+        for hour in sorted(complete_hours):
+            end = hour + STEP[Granularity.HOUR]
+            if hour >= minutes_kept_from:
+                await self._from_finer(conn, dialect, Granularity.HOUR, Granularity.MINUTE, hour)
+            else:  # its minute rollups are gone: count the hour from raw events
+                await self._from_raw(conn, dialect, Granularity.HOUR, hour, end)
+        days = {floor(Granularity.DAY, h) for h in complete_hours}
+        days.add(floor(Granularity.DAY, previous))
+        for day in sorted(d for d in days if d + STEP[Granularity.DAY] <= upto):
+            await self._from_finer(conn, dialect, Granularity.DAY, Granularity.HOUR, day)
+
+    async def _from_raw(
+        self,
+        conn: BaseDBAsyncClient,
+        dialect: Dialect,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        for cube, dims in CUBES.items():
+            ordered = [d for d in ALL_DIMENSIONS if d in dims]
+            sql, params = raw_aggregate_sql(
+                dialect, ordered, granularity, UsageFilter(), start, end
+            )
+            groups: dict[GroupKey, Measures] = {}
+            fold_raw(await conn.execute_query_dict(sql, params), _key(ordered), groups)
+            await _upsert(conn, dialect, granularity, cube, ordered, groups)
+
+    async def _from_finer(
+        self,
+        conn: BaseDBAsyncClient,
+        dialect: Dialect,
+        granularity: Granularity,
+        finer: Granularity,
+        start: datetime,
+    ) -> None:
+        end = start + STEP[granularity]
+        for cube, dims in CUBES.items():
+            ordered = [d for d in ALL_DIMENSIONS if d in dims]
+            sql, params = rollup_select_sql(
+                dialect, finer, cube, UsageFilter(), start, end, ordered
+            )
+            groups: dict[GroupKey, Measures] = {}
+            key = _key(ordered)
+            fold_rollups(
+                await conn.execute_query_dict(sql, params),
+                lambda _bucket, row, key=key: key(start, row),  # type: ignore[misc]
+                groups,
+            )
+            await _upsert(conn, dialect, granularity, cube, ordered, groups)
+
+
+def _key(dims: list[Dimension]) -> Callable[[datetime | None, dict[str, Any]], GroupKey]:
+    names = [d.value for d in dims]
+
+    def key(bucket: datetime | None, row: dict[str, Any]) -> GroupKey:
+        return (bucket, *(row[n] for n in names))
+
+    return key
+
+
+async def _upsert(
+    conn: BaseDBAsyncClient,
+    dialect: Dialect,
+    granularity: Granularity,
+    cube: str,
+    dims: list[Dimension],
+    groups: dict[GroupKey, Measures],
+) -> None:
+    if not groups:
+        return
+    rows = []
+    for key in sorted(groups, key=repr):  # one order everywhere: no deadlocks between writers
+        measures = groups[key]
+        values = dict(zip(dims, key[1:], strict=True))
+        rows.append(
+            [
+                granularity.value,
+                cube,
+                key[0],
+                *(_stored(d, values[d]) if d in values else empty_value(d) for d in ALL_DIMENSIONS),
+                *(getattr(measures, c) for c in COUNTERS),
+                measures.latency_sum,
+                measures.sketch.to_json(),
+            ]
+        )
+    statement = dialect.sql(UPSERT)
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        await conn.execute_many(statement, rows[start : start + UPSERT_CHUNK])
+
+
+def _stored(dimension: Dimension, value: Any) -> str | int:
+    if value is None:
+        return empty_value(dimension)
+    return int(value) if isinstance(empty_value(dimension), int) else str(value)
