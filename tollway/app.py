@@ -12,7 +12,9 @@ from starlette.routing import Route, WebSocketRoute
 from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
+from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
+from tollway.costs.service import CostService
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
@@ -42,6 +44,12 @@ def build_services(settings: Settings) -> Services:
     audit = AuditService(bus, settings.graphql_page_size_max)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings)
+    retention = retention_policy(settings)
+    analytics = AnalyticsService(
+        rollup_job(settings), retention.hour, settings.graphql_page_size_max
+    )
+    catalog = ServiceCatalog(audit)
+    costs = CostService(audit, catalog, analytics)
     return Services(
         settings=settings,
         bus=bus,
@@ -65,11 +73,11 @@ def build_services(settings: Settings) -> Services:
         adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
         enforcement=enforcement,
         verification=VerificationService(enforcement),
-        analytics=AnalyticsService(
-            rollup_job(settings), retention_policy(settings).hour, settings.graphql_page_size_max
-        ),
-        reporter=UsageReporter(retention_policy(settings).raw),
-        catalog=ServiceCatalog(audit),
+        analytics=analytics,
+        reporter=UsageReporter(retention.raw),
+        catalog=catalog,
+        costs=costs,
+        budgets=BudgetService(audit, catalog, costs, bus),
     )
 
 
@@ -99,7 +107,7 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             stack.push_async_callback(services.enforcement.stop)
             if run_worker:
                 worker = Worker(settings.worker_heartbeat_seconds)
-                for job in background_jobs(settings):
+                for job in background_jobs(settings, services.budgets):
                     worker.add_job(job)
                 worker.start()
                 stack.push_async_callback(worker.stop)

@@ -71,13 +71,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
+    from tollway.app import build_services
     from tollway.db import close_database, open_database
     from tollway.jobs import background_jobs
     from tollway.worker import Worker
 
     await open_database(settings)
+    services = build_services(settings)
+    await services.bus.connect()
     worker = Worker(settings.worker_heartbeat_seconds)
-    for job in background_jobs(settings):
+    for job in background_jobs(settings, services.budgets):
         worker.add_job(job)
     worker.start()
     stop = asyncio.Event()
@@ -89,6 +92,7 @@ async def _run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await worker.stop()
+        await services.bus.disconnect()
         await close_database()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tollway.costs.budgets import BudgetService
 from tollway.metering.retention import RetentionJob, RetentionPolicy
 from tollway.metering.rollups import RollupJob
 from tollway.settings import Settings
@@ -26,9 +27,10 @@ def rollup_job(settings: Settings) -> RollupJob:
     return RollupJob(minute_retention=retention_policy(settings).minute)
 
 
-def background_jobs(settings: Settings) -> list[PeriodicJob]:
+def background_jobs(settings: Settings, budgets: BudgetService) -> list[PeriodicJob]:
     """Every periodic job, with its interval."""
     return [
+        PeriodicJob("budgets", settings.budget_interval_seconds, budgets.evaluate),
         PeriodicJob("usage-rollups", settings.rollup_interval_seconds, rollup_job(settings).run),
         PeriodicJob(
             "usage-retention",

@@ -9,7 +9,9 @@ from redis.asyncio import Redis
 from tollway.adjustments.service import AdjustmentService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
+from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog
+from tollway.costs.service import CostService
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
@@ -41,3 +43,5 @@ class Services:
     analytics: AnalyticsService
     reporter: UsageReporter
     catalog: ServiceCatalog
+    costs: CostService
+    budgets: BudgetService

@@ -144,7 +144,7 @@ class BudgetService:
             raise NotFound("no such budget")
         return row
 
-    async def list(self, principal: Principal, tenant_id: UUID | None) -> list[Budget]:
+    async def visible(self, principal: Principal, tenant_id: UUID | None) -> list[Budget]:
         """Budgets of a tenant (and global ones for SUPER_ADMIN)."""
         principal.require_role(READ_ROLES, "read budgets")
         tenant = principal.scope_tenant(tenant_id)

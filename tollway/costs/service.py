@@ -112,6 +112,11 @@ class CostService:
         if not (new.unit_price.is_finite() and 0 <= new.unit_price < MAX_PRICE):
             raise BadUserInput("unitPrice must be between 0 and 10^9")
         tiers = check_tiers(new.tiers)
+        same = PriceRate.filter(service=service.name, effective_from=new.effective_from)
+        same = same.filter(route=new.route) if new.route else same.filter(route__isnull=True)
+        same = same.filter(plan=new.plan) if new.plan else same.filter(plan__isnull=True)
+        if await same.exists():
+            raise Conflict("a rate for this service, route and plan starts that day")
         try:
             row = await PriceRate.create(
                 service=service.name,
