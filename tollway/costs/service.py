@@ -164,6 +164,7 @@ class CostService:
             dims.append(Dimension.ROUTE)
         if by_plan or CostDimension.API_KEY in group_by:
             dims.append(Dimension.API_KEY)
+        first_day = datetime.combine(start.date(), datetime.min.time(), UTC)
         since = datetime.combine(_month_start(start.date()), datetime.min.time(), UTC)
         filters: dict[Dimension, str | int] = {}
         if service is not None:
@@ -195,7 +196,7 @@ class CostService:
                 tally = (tenant, rate.id, _month_start(day))
                 amount += rate.charge(measures.unpriced_units, month_units[tally])
                 month_units[tally] += measures.unpriced_units
-            if bucket.at < start:
+            if bucket.at < first_day:
                 continue  # counted only for the month's tiers
             values = {
                 CostDimension.SERVICE: name,

@@ -27,7 +27,7 @@ from tollway.metering.aggregate import (
 )
 from tollway.metering.buckets import STEP, Segment, floor, plan_segments
 from tollway.metering.dialect import Granularity, connection, dialect_of
-from tollway.metering.dimensions import CUBES, Dimension, cube_for, shown
+from tollway.metering.dimensions import CUBE_LEVELS, CUBES, Dimension, cube_for, shown
 from tollway.metering.rollups import RollupJob
 from tollway.models import UsageEvent
 from tollway.pagination import Page, paginate
@@ -175,7 +175,9 @@ class AnalyticsService:
             Granularity.MINUTE: now - self.rollups.minute_retention,
             Granularity.HOUR: now - self.hour_retention,
         }
-        segments = plan_segments(start, end, watermark, kept, series or Granularity.DAY)
+        segments = plan_segments(
+            start, end, watermark, kept, series or Granularity.DAY, CUBE_LEVELS[cube]
+        )
         groups: dict[GroupKey, Measures] = {}
         names = [d.value for d in dims]
 

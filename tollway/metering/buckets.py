@@ -45,6 +45,7 @@ def plan_segments(
     watermark: datetime | None,
     finest_rollup: dict[Granularity, datetime] | None = None,
     coarsest: Granularity = Granularity.DAY,
+    available: tuple[Granularity, ...] = COARSEST_FIRST,
 ) -> list[Segment]:
     """Cover [start, end) with the fewest rows: whole days from day rollups, whole hours from
     hour rollups, whole minutes from minute rollups, and raw events for the ragged edges and
@@ -52,14 +53,14 @@ def plan_segments(
 
     `finest_rollup[g]` is the oldest bucket start that rollup `g` still keeps (retention);
     older parts fall to a finer source. No rollup coarser than `coarsest` is used (a series
-    at hourly granularity cannot use day rollups).
+    at hourly granularity cannot use day rollups), and only the `available` ones.
     """
     if start >= end:
         return []
     rolled_end = end if watermark is None else min(end, watermark)
     segments: list[Segment] = []
     if start < rolled_end:
-        levels = [g for g in COARSEST_FIRST if _not_coarser(g, coarsest)]
+        levels = [g for g in COARSEST_FIRST if _not_coarser(g, coarsest) and g in available]
         segments = _split(start, rolled_end, levels, finest_rollup or {})
     if watermark is not None and max(start, watermark) < end:
         segments.append(Segment(None, max(start, watermark), end))

@@ -44,14 +44,20 @@ class Dialect:
 
     def trunc(self, granularity: Granularity, column: str) -> str:
         """The start of the bucket holding `column` (a UTC timestamp)."""
-        if self.postgres:
-            return f"date_trunc('{granularity.value.lower()}', {column})"
+        if self.postgres:  # in UTC whatever the session's time zone
+            unit = granularity.value.lower()
+            return f"(date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
         return _SQLITE_TRUNC[granularity].format(c=column)
 
     @property
     def greatest(self) -> str:
         """Two-argument maximum."""
         return "GREATEST" if self.postgres else "MAX"
+
+    @property
+    def timestamp(self) -> str:
+        """A timestamp parameter where its type cannot be inferred (a SELECT list)."""
+        return "CAST(? AS TIMESTAMPTZ)" if self.postgres else "?"
 
     def uuid(self, value: str | UUID) -> Any:
         """A UUID parameter compared with a UUID column."""

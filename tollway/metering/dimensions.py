@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from tollway.metering.dialect import Granularity
+
 
 class Dimension(StrEnum):
     """A rollup dimension, named by its column."""
@@ -34,6 +36,14 @@ CUBES: dict[str, frozenset[Dimension]] = {
     "detail": frozenset(ALL_DIMENSIONS),
 }
 """Smallest first: a query uses the first cube holding every dimension it needs."""
+
+CUBE_LEVELS: dict[str, tuple[Granularity, ...]] = {
+    "tenant": (Granularity.DAY, Granularity.HOUR, Granularity.MINUTE),
+    "key": (Granularity.DAY, Granularity.HOUR),
+    "detail": (Granularity.DAY, Granularity.HOUR),
+}
+"""Rollup granularities per cube. Minute rollups of the larger cubes would hold about one row
+per event, so their ragged edges (under an hour each) are read from raw events instead."""
 
 
 def cube_for(needed: set[Dimension] | frozenset[Dimension]) -> str:

@@ -18,19 +18,10 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from tollway.metering.aggregate import (
-    COUNTERS,
-    GroupKey,
-    Measures,
-    UsageFilter,
-    fold_raw,
-    fold_rollups,
-    raw_aggregate_sql,
-    rollup_select_sql,
-)
 from tollway.metering.buckets import STEP, floor
 from tollway.metering.dialect import Dialect, Granularity, as_datetime, dialect_of
-from tollway.metering.dimensions import ALL_DIMENSIONS, CUBES, Dimension, empty_value
+from tollway.metering.dimensions import CUBE_LEVELS, CUBES
+from tollway.metering.rollup_sql import from_finer, from_raw
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +34,6 @@ MAX_SPAN = timedelta(hours=6)
 DIRTY_PER_RUN = 5000
 JOIN_GAP = timedelta(minutes=30)
 ROLLUP_LOCK = 7_245_001
-UPSERT_CHUNK = 500
-
-_DIMS = [d.value for d in ALL_DIMENSIONS]
-_COLUMNS = ["granularity", "cube", "bucket", *_DIMS, *COUNTERS, "latency_sum", "sketch"]
-_CONFLICT = ", ".join(["granularity", "cube", "bucket", *_DIMS])
-_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*COUNTERS, "latency_sum", "sketch"])
-UPSERT = (
-    f"INSERT INTO usage_rollups ({', '.join(_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) "
-    f"ON CONFLICT ({_CONFLICT}) DO UPDATE SET {_UPDATES}"
-)
-
 Clock = Callable[[], datetime]
 
 
@@ -62,15 +41,20 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _minute_ranges(minutes: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Sorted minutes as [start, end) ranges; minutes less than `JOIN_GAP` apart share a
-    range (recomputing a minute that did not change is harmless, and one query is cheaper)."""
+def _ranges(
+    starts: Iterable[datetime], granularity: Granularity
+) -> list[tuple[datetime, datetime]]:
+    """Bucket starts as [start, end) ranges; for minutes, those less than `JOIN_GAP` apart
+    share a range (recomputing a minute that did not change is harmless, and one statement
+    is cheaper than many)."""
+    gap = JOIN_GAP if granularity is Granularity.MINUTE else timedelta(0)
+    step = STEP[granularity]
     ranges: list[tuple[datetime, datetime]] = []
-    for minute in sorted(set(minutes)):
-        if ranges and minute - ranges[-1][1] <= JOIN_GAP:
-            ranges[-1] = (ranges[-1][0], minute + STEP[Granularity.MINUTE])
+    for start in sorted(set(starts)):
+        if ranges and start - ranges[-1][1] <= gap:
+            ranges[-1] = (ranges[-1][0], start + step)
         else:
-            ranges.append((minute, minute + STEP[Granularity.MINUTE]))
+            ranges.append((start, start + step))
     return ranges
 
 
@@ -179,103 +163,36 @@ class RollupJob:
         """Minutes from raw events, then the hours and days they change or complete. The
         hour and day holding the previous watermark may complete in this step too (any span
         skipped for having no events has nothing to roll up)."""
-        for start, end in _minute_ranges(minutes):
-            await self._from_raw(conn, dialect, Granularity.MINUTE, start, end)
+        minute_cubes = [c for c in CUBES if Granularity.MINUTE in CUBE_LEVELS[c]]
+        hour_cubes = [c for c in CUBES if Granularity.MINUTE not in CUBE_LEVELS[c]]
+        for start, end in _ranges(minutes, Granularity.MINUTE):
+            for cube in minute_cubes:
+                await _run(conn, from_raw(dialect, Granularity.MINUTE, cube, start, end))
         hours = {floor(Granularity.HOUR, m) for m in minutes} | {floor(Granularity.HOUR, previous)}
         complete_hours = {h for h in hours if h + STEP[Granularity.HOUR] <= upto}
         minutes_kept_from = self.clock() - self.minute_retention
         for hour in sorted(complete_hours):
             end = hour + STEP[Granularity.HOUR]
-            if hour >= minutes_kept_from:
-                await self._from_finer(conn, dialect, Granularity.HOUR, Granularity.MINUTE, hour)
-            else:  # its minute rollups are gone: count the hour from raw events
-                await self._from_raw(conn, dialect, Granularity.HOUR, hour, end)
+            for cube in minute_cubes:
+                if hour >= minutes_kept_from:
+                    statement = from_finer(
+                        dialect, Granularity.HOUR, Granularity.MINUTE, cube, hour, end
+                    )
+                else:  # its minute rollups are gone: count the hour from raw events
+                    statement = from_raw(dialect, Granularity.HOUR, cube, hour, end)
+                await _run(conn, statement)
+        for start, end in _ranges(complete_hours, Granularity.HOUR):
+            for cube in hour_cubes:
+                await _run(conn, from_raw(dialect, Granularity.HOUR, cube, start, end))
         days = {floor(Granularity.DAY, h) for h in complete_hours}
         days.add(floor(Granularity.DAY, previous))
         for day in sorted(d for d in days if d + STEP[Granularity.DAY] <= upto):
-            await self._from_finer(conn, dialect, Granularity.DAY, Granularity.HOUR, day)
-
-    async def _from_raw(
-        self,
-        conn: BaseDBAsyncClient,
-        dialect: Dialect,
-        granularity: Granularity,
-        start: datetime,
-        end: datetime,
-    ) -> None:
-        for cube, dims in CUBES.items():
-            ordered = [d for d in ALL_DIMENSIONS if d in dims]
-            sql, params = raw_aggregate_sql(
-                dialect, ordered, granularity, UsageFilter(), start, end
-            )
-            groups: dict[GroupKey, Measures] = {}
-            fold_raw(await conn.execute_query_dict(sql, params), _key(ordered), groups)
-            await _upsert(conn, dialect, granularity, cube, ordered, groups)
-
-    async def _from_finer(
-        self,
-        conn: BaseDBAsyncClient,
-        dialect: Dialect,
-        granularity: Granularity,
-        finer: Granularity,
-        start: datetime,
-    ) -> None:
-        end = start + STEP[granularity]
-        for cube, dims in CUBES.items():
-            ordered = [d for d in ALL_DIMENSIONS if d in dims]
-            sql, params = rollup_select_sql(
-                dialect, finer, cube, UsageFilter(), start, end, ordered
-            )
-            groups: dict[GroupKey, Measures] = {}
-            key = _key(ordered)
-            fold_rollups(
-                await conn.execute_query_dict(sql, params),
-                lambda _bucket, row, key=key: key(start, row),  # type: ignore[misc]
-                groups,
-            )
-            await _upsert(conn, dialect, granularity, cube, ordered, groups)
+            for cube in CUBES:
+                end = day + STEP[Granularity.DAY]
+                await _run(
+                    conn, from_finer(dialect, Granularity.DAY, Granularity.HOUR, cube, day, end)
+                )
 
 
-def _key(dims: list[Dimension]) -> Callable[[datetime | None, dict[str, Any]], GroupKey]:
-    names = [d.value for d in dims]
-
-    def key(bucket: datetime | None, row: dict[str, Any]) -> GroupKey:
-        return (bucket, *(row[n] for n in names))
-
-    return key
-
-
-async def _upsert(
-    conn: BaseDBAsyncClient,
-    dialect: Dialect,
-    granularity: Granularity,
-    cube: str,
-    dims: list[Dimension],
-    groups: dict[GroupKey, Measures],
-) -> None:
-    if not groups:
-        return
-    rows = []
-    for key in sorted(groups, key=repr):  # one order everywhere: no deadlocks between writers
-        measures = groups[key]
-        values = dict(zip(dims, key[1:], strict=True))
-        rows.append(
-            [
-                granularity.value,
-                cube,
-                key[0],
-                *(_stored(d, values[d]) if d in values else empty_value(d) for d in ALL_DIMENSIONS),
-                *(getattr(measures, c) for c in COUNTERS),
-                measures.latency_sum,
-                measures.sketch.to_json(),
-            ]
-        )
-    statement = dialect.sql(UPSERT)
-    for start in range(0, len(rows), UPSERT_CHUNK):
-        await conn.execute_many(statement, rows[start : start + UPSERT_CHUNK])
-
-
-def _stored(dimension: Dimension, value: Any) -> str | int:
-    if value is None:
-        return empty_value(dimension)
-    return int(value) if isinstance(empty_value(dimension), int) else str(value)
+async def _run(conn: BaseDBAsyncClient, statement: tuple[str, list[Any]]) -> None:
+    await conn.execute_query(*statement)
