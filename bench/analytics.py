@@ -32,7 +32,7 @@ from bench.ingest import migrate  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 from tollway.app import build_app  # noqa: E402
 from tollway.db import acquire_database, release_database  # noqa: E402
-from tollway.metering.records import UsageRecord  # noqa: E402
+from tollway.metering.records import UsageRecord, assign_ids  # noqa: E402
 from tollway.metering.rollups import RollupJob  # noqa: E402
 from tollway.metering.sink import write_usage  # noqa: E402
 from tollway.models import PriceRate  # noqa: E402
@@ -92,8 +92,6 @@ async def generate(count: int, tenants: list[str], start: datetime, end: datetim
                     units=rng.choice((1, 1, 2, 5)),
                 )
             )
-        from tollway.metering.records import assign_ids
-
         await assign_ids(records)
         await write_usage(records)
         print(f"  {offset + len(records):>12,} events written", end="\r", flush=True)

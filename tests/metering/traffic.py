@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tollway.metering.buckets import floor
 from tollway.metering.dialect import Granularity, connection
-from tollway.metering.records import UsageRecord
+from tollway.metering.records import UsageRecord, assign_ids
 from tollway.metering.rollups import SETTLE, RollupJob
 from tollway.metering.sink import write_usage
 from tollway.models import UsageDirtyMinute
@@ -83,8 +83,6 @@ def generate(
 
 async def write(records: list[UsageRecord]) -> None:
     """Store events as the usage writer does (ids assigned, dirty minutes marked)."""
-    from tollway.metering.records import assign_ids
-
     await assign_ids(records)
     await write_usage(records, replay=True)
 

@@ -202,9 +202,7 @@ class AdjustmentService:
             if new.key_id is None:
                 raise BadUserInput("scope KEY needs apiKeyId")
             key = await ApiKey.get_or_none(id=new.key_id)
-            if key is None or not (
-                principal.is_super_admin or key.tenant_id == principal.tenant_id
-            ):
+            if key is None or not principal.sees(key.tenant_id):
                 raise NotFound(f"API key {new.key_id} not found")
             if new.tenant_id is not None and new.tenant_id != key.tenant_id:
                 raise BadUserInput("apiKeyId belongs to another tenant than tenantId")

@@ -53,6 +53,10 @@ class Principal:
             raise Forbidden("this token may not access another tenant")
         return self.tenant_id
 
+    def sees(self, tenant_id: UUID | None) -> bool:
+        """True when an object of `tenant_id` (None: of no tenant) is visible to the principal."""
+        return self.is_super_admin or (tenant_id is not None and tenant_id == self.tenant_id)
+
     def require_tenant(self, tenant_id: UUID) -> UUID:
         """Raise FORBIDDEN unless the principal may act within `tenant_id`."""
         scoped = self.scope_tenant(tenant_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,7 +16,7 @@ from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal, Role
 from tollway.costs.catalog import ServiceCatalog, check_currency
 from tollway.costs.forecast import LOOKBACK_DAYS, Forecast, forecast
-from tollway.costs.service import CostDimension, CostService
+from tollway.costs.service import CostDimension, CostService, midnight
 from tollway.errors import BadUserInput, NotFound
 from tollway.events import EventBus
 from tollway.keys.validation import clean_text
@@ -67,11 +67,7 @@ def period_bounds(period: BudgetPeriod, now: datetime) -> tuple[datetime, dateti
     else:
         start = today.replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)
-    return _midnight(start), _midnight(end)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)
+    return midnight(start), midnight(end)
 
 
 class BudgetService:
@@ -140,7 +136,7 @@ class BudgetService:
     async def get(self, principal: Principal, budget_id: UUID) -> Budget:
         """One visible budget."""
         row = await Budget.get_or_none(id=budget_id)
-        if row is None or not self._visible(principal, row):
+        if row is None or not principal.sees(row.tenant_id):
             raise NotFound("no such budget")
         return row
 
@@ -156,18 +152,13 @@ class BudgetService:
         row = await self.get(principal, budget_id)
         return await BudgetEvent.filter(budget_id=row.id).order_by("-created_at")
 
-    def _visible(self, principal: Principal, row: Budget) -> bool:
-        return principal.is_super_admin or (
-            row.tenant_id is not None and row.tenant_id == principal.tenant_id
-        )
-
     async def status(self, row: Budget, now: datetime | None = None) -> BudgetStatus:
         """Spend so far this period, and the forecast for its end."""
         moment = now or datetime.now(UTC)
         start, end = period_bounds(row.period, moment)
-        history_start = min(start, _midnight(moment.date() - timedelta(days=LOOKBACK_DAYS)))
+        history_start = min(start, midnight(moment.date() - timedelta(days=LOOKBACK_DAYS)))
         lines = await self.costs.costs(
-            SYSTEM, history_start, _midnight(moment.date() + timedelta(days=1)),
+            SYSTEM, history_start, midnight(moment.date() + timedelta(days=1)),
             [CostDimension.DAY], tenant_id=row.tenant_id, service=row.service,
         )  # fmt: skip
         daily = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -90,6 +90,11 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def midnight(day: date) -> datetime:
+    """The UTC start of `day`."""
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
 class CostService:
     """Rates and costs."""
 
@@ -164,8 +169,8 @@ class CostService:
             dims.append(Dimension.ROUTE)
         if by_plan or CostDimension.API_KEY in group_by:
             dims.append(Dimension.API_KEY)
-        first_day = datetime.combine(start.date(), datetime.min.time(), UTC)
-        since = datetime.combine(_month_start(start.date()), datetime.min.time(), UTC)
+        first_day = midnight(start.date())
+        since = midnight(_month_start(start.date()))
         filters: dict[Dimension, str | int] = {}
         if service is not None:
             filters[Dimension.SERVICE] = "" if service == OWN_API else service
@@ -219,8 +224,3 @@ class CostService:
         plan_ids = {p for _, p in rows if p}
         names = dict(await Plan.filter(id__in=plan_ids).values_list("id", "name"))
         return {str(k): names[p] for k, p in rows if p in names}
-
-
-def day_range(start: date, end: date) -> list[date]:
-    """Every day in [start, end)."""
-    return [start + timedelta(days=i) for i in range((end - start).days)]

@@ -102,7 +102,7 @@ class KeyService:
     async def _owned(self, principal: Principal, key_id: UUID, *, lock: bool = False) -> ApiKey:
         query = ApiKey.select_for_update() if lock else ApiKey.all()
         key = await query.get_or_none(id=key_id)
-        if key is None or not (principal.is_super_admin or key.tenant_id == principal.tenant_id):
+        if key is None or not principal.sees(key.tenant_id):
             raise NotFound(f"API key {key_id} not found")
         return key
 

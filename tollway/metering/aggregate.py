@@ -60,13 +60,6 @@ class Measures:
             setattr(self, name, getattr(self, name) + int(row[name] or 0))
         self.latency_sum += float(row["latency_sum"] or 0.0)
 
-    def merge(self, other: Measures) -> None:
-        """Add another group's measures."""
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.latency_sum += other.latency_sum
-        self.sketch.merge(other.sketch)
-
     @property
     def reported_cost(self) -> Decimal:
         """Costs reported with the events, exact."""
@@ -115,6 +108,19 @@ def raw_aggregate_sql(
     end: datetime,
 ) -> tuple[str, list[Any]]:
     """Raw events in [start, end) grouped by bucket, `dims` and latency bin."""
+    sql, params = raw_aggregate(dialect, dims, bucket, flt, start, end)
+    return dialect.sql(sql), params
+
+
+def raw_aggregate(
+    dialect: Dialect,
+    dims: Sequence[Dimension],
+    bucket: Granularity | None,
+    flt: UsageFilter,
+    start: datetime,
+    end: datetime,
+) -> tuple[str, list[Any]]:
+    """`raw_aggregate_sql` with `?` placeholders, to nest in a larger statement."""
     bucket_sql = dialect.trunc(bucket, "at") if bucket else "NULL"
     dim_sql = "".join(f", {raw_expression(d)} AS {d.value}" for d in dims)
     bin_expr = f"CASE WHEN latency_ms > 0 THEN {bin_sql('latency_ms', dialect.greatest)} END"
@@ -126,7 +132,7 @@ def raw_aggregate_sql(
         f"SUM(latency_ms) AS latency_sum FROM usage_events WHERE at >= ? AND at < ?{where} "
         f"GROUP BY {group}"
     )
-    return dialect.sql(sql), [start, end, *params]
+    return sql, [start, end, *params]
 
 
 def rollup_select_sql(

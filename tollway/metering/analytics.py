@@ -26,7 +26,7 @@ from tollway.metering.aggregate import (
     rollup_select_sql,
 )
 from tollway.metering.buckets import STEP, Segment, floor, plan_segments
-from tollway.metering.dialect import Granularity, connection, dialect_of
+from tollway.metering.dialect import Dialect, Granularity, as_datetime, connection, dialect_of
 from tollway.metering.dimensions import CUBE_LEVELS, CUBES, Dimension, cube_for, shown
 from tollway.metering.rollups import RollupJob
 from tollway.models import UsageEvent
@@ -86,10 +86,6 @@ class RequestLogFilter:
     client_ip: str | None = None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class AnalyticsService:
     """Answers usage questions from rollups and raw events."""
 
@@ -113,7 +109,7 @@ class AnalyticsService:
     ) -> list[UsageBucket]:
         """One bucket per time step (and group), in time order; empty steps included when
         nothing is grouped. Without `latency`, sketches are not read (faster)."""
-        start, end = floor(granularity, _utc(query.start)), _utc(query.end)
+        start, end = floor(granularity, as_datetime(query.start)), as_datetime(query.end)
         steps = (end - start) / STEP[granularity]
         if steps > MAX_POINTS:
             raise BadUserInput(
@@ -159,7 +155,7 @@ class AnalyticsService:
     ) -> list[UsageBucket]:
         """The measures of every (bucket, group) with any usage."""
         principal.require_role(ANALYTICS_ROLES, "read usage")
-        start, end = _utc(query.start), _utc(query.end)
+        start, end = as_datetime(query.start), as_datetime(query.end)
         if end <= start:
             raise BadUserInput("`to` must be after `from`")
         if end - start > MAX_RANGE:
@@ -202,7 +198,7 @@ class AnalyticsService:
 
     def _segment_sql(
         self,
-        dialect: Any,
+        dialect: Dialect,
         segment: Segment,
         cube: str,
         flt: UsageFilter,
@@ -229,7 +225,7 @@ class AnalyticsService:
         return UsageFilter(values)
 
     def _empty(self, query: UsageQuery) -> UsageBucket:
-        seconds = (_utc(query.end) - _utc(query.start)).total_seconds()
+        seconds = (as_datetime(query.end) - as_datetime(query.start)).total_seconds()
         return UsageBucket(None, {}, Measures(), seconds)
 
     async def request_logs(
@@ -247,8 +243,8 @@ class AnalyticsService:
         if tenant is not None:
             query = query.filter(tenant_id=tenant)
         conditions: dict[str, Any] = {
-            "at__gte": flt.start and _utc(flt.start),
-            "at__lt": flt.end and _utc(flt.end),
+            "at__gte": flt.start and as_datetime(flt.start),
+            "at__lt": flt.end and as_datetime(flt.end),
             "key_id": flt.key_id,
             "route": flt.route,
             "method": flt.method and flt.method.upper(),

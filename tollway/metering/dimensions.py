@@ -63,11 +63,6 @@ def raw_expression(dimension: Dimension) -> str:
     return f"COALESCE({dimension.value}, '')"
 
 
-def empty_value(dimension: Dimension) -> str | int:
-    """How a dimension a cube does not hold (or a missing value) is stored."""
-    return 0 if dimension in INTEGER_DIMENSIONS else ""
-
-
 def shown(dimension: Dimension, value: object) -> str | int | None:
     """A stored dimension value as clients see it (None for missing)."""
     if value in ("", 0, None):

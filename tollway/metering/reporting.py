@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tollway.auth.principal import Principal, Role
 from tollway.errors import BadUserInput, NotFound, ServiceUnavailable
+from tollway.metering.dialect import as_datetime
 from tollway.metering.records import UsageRecord
 from tollway.metering.sink import write_usage
 from tollway.models import ApiKey, MeteredService
@@ -140,7 +141,7 @@ class UsageReporter:
     def _moment(self, where: str, at: datetime | None, now: datetime) -> datetime:
         if at is None:
             return now
-        moment = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        moment = as_datetime(at)
         if moment > now + MAX_FUTURE:
             raise BadUserInput(f"{where}.at is in the future")
         if moment < now - self.raw_retention:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tollway.metering.aggregate import COUNTERS, RAW_COUNTERS
+from tollway.metering.aggregate import COUNTERS, UsageFilter, raw_aggregate
 from tollway.metering.dialect import Dialect, Granularity
-from tollway.metering.dimensions import ALL_DIMENSIONS, CUBES, Dimension, raw_expression
-from tollway.metering.sketch import bin_sql
+from tollway.metering.dimensions import ALL_DIMENSIONS, CUBES, INTEGER_DIMENSIONS
 
 _DIMS = [d.value for d in ALL_DIMENSIONS]
 _MEASURES = [*COUNTERS, "latency_sum"]
@@ -29,15 +28,10 @@ _INSERT = f"INSERT INTO usage_rollups ({', '.join(_COLUMNS)}) "
 def _dim_values(cube: str, source: str) -> list[str]:
     """Each dimension's value for `cube`: from `source` when the cube holds it, else empty."""
     held = CUBES[cube]
-    values = []
-    for dimension in ALL_DIMENSIONS:
-        if dimension not in held:
-            values.append("0" if dimension is Dimension.STATUS_CLASS else "''")
-        elif source == "raw":
-            values.append(raw_expression(dimension))
-        else:
-            values.append(f"{source}.{dimension.value}")
-    return values
+    return [
+        f"{source}.{d.value}" if d in held else ("0" if d in INTEGER_DIMENSIONS else "''")
+        for d in ALL_DIMENSIONS
+    ]
 
 
 def _bins_object(dialect: Dialect, key: str, value: str, where: str) -> str:
@@ -52,24 +46,17 @@ def from_raw(
     dialect: Dialect, granularity: Granularity, cube: str, start: datetime, end: datetime
 ) -> tuple[str, list[Any]]:
     """Rollups of `cube` at `granularity` for [start, end), from raw events."""
-    dims = _dim_values(cube, "raw")
-    inner_dims = ", ".join(f"{expr} AS {name}" for expr, name in zip(dims, _DIMS, strict=True))
-    bin_expr = f"CASE WHEN latency_ms > 0 THEN {bin_sql('latency_ms', dialect.greatest)} END"
-    counters = ", ".join(f"{e} AS {n}" for e, n in zip(RAW_COUNTERS, COUNTERS, strict=True))
-    group = ", ".join(str(i) for i in range(1, len(_DIMS) + 3))
-    inner = (
-        f"SELECT {dialect.trunc(granularity, 'at')} AS bucket, {inner_dims}, {bin_expr} AS bin, "  # noqa: S608
-        f"{counters}, SUM(latency_ms) AS latency_sum FROM usage_events "
-        f"WHERE at >= ? AND at < ? GROUP BY {group}"
-    )
+    held = [d for d in ALL_DIMENSIONS if d in CUBES[cube]]
+    inner, params = raw_aggregate(dialect, held, granularity, UsageFilter(), start, end)
+    dims = _dim_values(cube, "b")
+    group = ", ".join(["b.bucket", *(f"b.{d.value}" for d in held)])
     sums = ", ".join(f"SUM(b.{m})" for m in _MEASURES)
     sketch = _bins_object(dialect, "b.bin", "b.latency_count", "b.bin IS NOT NULL")
-    outer_dims = ", ".join(f"b.{d}" for d in _DIMS)
     sql = (
-        f"{_INSERT}SELECT ?, ?, b.bucket, {outer_dims}, {sums}, {sketch} "  # noqa: S608
-        f"FROM ({inner}) b WHERE 1 = 1 GROUP BY b.bucket, {outer_dims}{_UPSERT_TAIL}"
+        f"{_INSERT}SELECT ?, ?, b.bucket, {', '.join(dims)}, {sums}, {sketch} "  # noqa: S608
+        f"FROM ({inner}) b WHERE 1 = 1 GROUP BY {group}{_UPSERT_TAIL}"
     )
-    return dialect.sql(sql), [granularity.value, cube, start, end]
+    return dialect.sql(sql), [granularity.value, cube, *params]
 
 
 def from_finer(
@@ -83,7 +70,7 @@ def from_finer(
     """The `granularity` bucket starting at `start` of `cube`, merged from `finer` rollups."""
     where = "r.granularity = ? AND r.cube = ? AND r.bucket >= ? AND r.bucket < ?"
     params = [finer.value, cube, start, end]
-    dims = ", ".join(f"r.{d}" for d in _DIMS)
+    dims = ", ".join(f"r.{d}" for d in _DIMS)  # a finer rollup of the same cube holds them
     sums = ", ".join(f"SUM(r.{m}) AS {m}" for m in _MEASURES)
     each = "json_each_text(r.sketch::json)" if dialect.postgres else "json_each(r.sketch)"
     bins = (

@@ -31,11 +31,6 @@ def bin_sql(column: str, greatest: str) -> str:
     )
 
 
-def bin_of(latency_ms: float) -> int:
-    """The bin of one latency, as `bin_sql` computes it (for tests and in-process counts)."""
-    return math.ceil(math.log(max(latency_ms, MIN_LATENCY_MS)) * _INVERSE_LN_GAMMA)
-
-
 class LatencySketch:
     """Counts per bin; merge by adding, read quantiles through DDSketch."""
 
@@ -43,11 +38,6 @@ class LatencySketch:
 
     def __init__(self, bins: Mapping[int, int] | None = None) -> None:
         self.bins: dict[int, int] = dict(bins or {})
-
-    @property
-    def count(self) -> int:
-        """How many latencies the sketch holds."""
-        return sum(self.bins.values())
 
     def add_bin(self, index: int, count: int) -> None:
         """Count `count` latencies in bin `index`."""
@@ -68,13 +58,9 @@ class LatencySketch:
             sketch.add(_MAPPING.value(index), float(count))
         return [_rounded(sketch.get_quantile_value(q)) for q in qs]
 
-    def to_json(self) -> str:
-        """Compact stored form."""
-        return json.dumps({str(k): v for k, v in sorted(self.bins.items())}, separators=(",", ":"))
-
     @classmethod
     def from_json(cls, text: str | None) -> LatencySketch:
-        """Read the stored form back (empty for None)."""
+        """Read the stored form (`{"bin": count}`, as the rollup SQL writes it) back."""
         if not text:
             return cls()
         return cls({int(k): int(v) for k, v in json.loads(text).items()})

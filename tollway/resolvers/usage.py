@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from tollway.metering.analytics import RequestLogFilter, UsageOrder, UsageQuery
+from tollway.metering.analytics import MAX_GROUPS, RequestLogFilter, UsageOrder, UsageQuery
 from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.metering.reporting import ReportedEvent
@@ -149,7 +149,7 @@ class UsageQueryRoot:
         ctx = info.context
         found = await ctx.services.analytics.breakdown(
             ctx.principal, _query(from_, to, tenant_id, api_key_id),
-            [Dimension.ERROR_CODE, Dimension.STATUS_CLASS], UsageOrder.ERRORS, 1000,
+            [Dimension.ERROR_CODE, Dimension.STATUS_CLASS], UsageOrder.ERRORS, MAX_GROUPS,
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found if b.measures.errors]
 
