@@ -99,19 +99,6 @@ class UsageFilter:
         return "".join(parts), list(self.values.values())
 
 
-def raw_aggregate_sql(
-    dialect: Dialect,
-    dims: Sequence[Dimension],
-    bucket: Granularity | None,
-    flt: UsageFilter,
-    start: datetime,
-    end: datetime,
-) -> tuple[str, list[Any]]:
-    """Raw events in [start, end) grouped by bucket, `dims` and latency bin."""
-    sql, params = raw_aggregate(dialect, dims, bucket, flt, start, end)
-    return dialect.sql(sql), params
-
-
 def raw_aggregate(
     dialect: Dialect,
     dims: Sequence[Dimension],
@@ -120,7 +107,8 @@ def raw_aggregate(
     start: datetime,
     end: datetime,
 ) -> tuple[str, list[Any]]:
-    """`raw_aggregate_sql` with `?` placeholders, to nest in a larger statement."""
+    """Raw events in [start, end) grouped by bucket, `dims` and latency bin, written with `?`
+    placeholders (number them with `Dialect.sql`, after nesting if need be)."""
     bucket_sql = dialect.trunc(bucket, "at") if bucket else "NULL"
     dim_sql = "".join(f", {raw_expression(d)} AS {d.value}" for d in dims)
     bin_expr = f"CASE WHEN latency_ms > 0 THEN {bin_sql('latency_ms', dialect.greatest)} END"

@@ -22,7 +22,7 @@ from tollway.metering.aggregate import (
     UsageFilter,
     fold_raw,
     fold_rollups,
-    raw_aggregate_sql,
+    raw_aggregate,
     rollup_select_sql,
 )
 from tollway.metering.buckets import STEP, Segment, floor, plan_segments
@@ -207,7 +207,8 @@ class AnalyticsService:
         latency: bool,
     ) -> tuple[str, list[Any]]:
         if segment.source is None:
-            return raw_aggregate_sql(dialect, dims, series, flt, segment.start, segment.end)
+            sql, params = raw_aggregate(dialect, dims, series, flt, segment.start, segment.end)
+            return dialect.sql(sql), params
         return rollup_select_sql(
             dialect, segment.source, cube, flt, segment.start, segment.end, dims, summed=not latency
         )
