@@ -32,9 +32,7 @@ from bench.ingest import migrate  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 from tollway.app import build_app  # noqa: E402
 from tollway.db import acquire_database, release_database  # noqa: E402
-from tollway.metering.records import UsageRecord, assign_ids  # noqa: E402
 from tollway.metering.rollups import RollupJob  # noqa: E402
-from tollway.metering.sink import write_usage  # noqa: E402
 from tollway.models import PriceRate  # noqa: E402
 from tollway.settings import Settings  # noqa: E402
 
@@ -54,47 +52,36 @@ NAIVE_COSTS = """SELECT date_trunc('day', at) AS day, SUM(units) AS units FROM u
   WHERE tenant_id = $1 AND at >= $2 AND at < $3 GROUP BY 1 ORDER BY 1"""
 
 
+GENERATE = """INSERT INTO usage_events (event_id, at, tenant_id, key_id, method, route, path,
+  status, error_code, latency_ms, request_bytes, response_bytes, client_ip, user_agent,
+  api_version, cost_units, service, units, unit_type, cost)
+SELECT gen_random_uuid(), $2::timestamptz + random() * ($3::timestamptz - $2::timestamptz),
+  (($4::uuid[])[k % 5 + 1]), (($5::uuid[])[k + 1]), 'GET',
+  'GET /v1/resource' || floor(random() * 12)::int || '/{id}', '/v1/x',
+  CASE WHEN roll < 0.03 THEN 429 WHEN roll < 0.05 THEN 500 ELSE 200 END,
+  CASE WHEN roll < 0.03 THEN 'RATE_LIMIT_EXCEEDED' END,
+  exp(3.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())),
+  0, 800, '198.51.100.1', 'bench', NULL, 1, NULL,
+  (ARRAY[1, 1, 2, 5])[floor(random() * 4)::int + 1], 'requests', NULL
+FROM (SELECT floor(random() * 50)::int AS k, random() AS roll
+      FROM generate_series(1, $1)) AS draws"""
+
+
 async def generate(count: int, tenants: list[str], start: datetime, end: datetime) -> None:
-    """`count` events over [start, end): 50 keys, 12 routes, errors and rejections."""
-    rng = random.Random(42)
-    keys = [(tenants[i % len(tenants)], str(uuid.uuid4())) for i in range(50)]
-    routes = [f"GET /v1/resource{i}/{{id}}" for i in range(12)]
-    span = (end - start).total_seconds()
-    chunk = 200_000
+    """`count` events over [start, end), drawn inside PostgreSQL (a Python generator feeding
+    the usage writer manages about 10k events/s here; ingestion speed is bench/ingest.py's
+    subject): 50 keys over the tenants, 12 routes, 3% rejected, 2% server errors, lognormal
+    latencies around 20 ms."""
+    conn = connections.get("default")
+    await conn.execute_query("SELECT setseed(0.42)")
+    keys = [uuid.UUID(int=random.Random(k).getrandbits(128)) for k in range(50)]
+    chunk = 1_000_000
     for offset in range(0, count, chunk):
-        records = []
-        for _ in range(min(chunk, count - offset)):
-            tenant, key = rng.choice(keys)
-            roll = rng.random()
-            status, code = (200, None)
-            if roll < 0.03:
-                status, code = 429, "RATE_LIMIT_EXCEEDED"
-            elif roll < 0.05:
-                status = 500
-            records.append(
-                UsageRecord(
-                    event_id=None,
-                    at=start + timedelta(seconds=rng.random() * span),
-                    tenant_id=tenant,
-                    key_id=key,
-                    method="GET",
-                    route=rng.choice(routes),
-                    path="/v1/x",
-                    status=status,
-                    error_code=code,
-                    latency_ms=rng.lognormvariate(3.0, 0.8),
-                    request_bytes=0,
-                    response_bytes=800,
-                    client_ip="198.51.100.1",
-                    user_agent="bench",
-                    api_version=None,
-                    cost_units=1,
-                    units=rng.choice((1, 1, 2, 5)),
-                )
-            )
-        await assign_ids(records)
-        await write_usage(records)
-        print(f"  {offset + len(records):>12,} events written", end="\r", flush=True)
+        size = min(chunk, count - offset)
+        await conn.execute_query(
+            GENERATE, [size, start, end, [uuid.UUID(t) for t in tenants], keys]
+        )
+        print(f"  {offset + size:>12,} events written", end="\r", flush=True)
     print()
 
 

@@ -14,6 +14,7 @@ from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
+from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.runtime import EnforcementRuntime
@@ -78,6 +79,7 @@ def build_services(settings: Settings) -> Services:
         catalog=catalog,
         costs=costs,
         budgets=BudgetService(audit, catalog, costs, bus),
+        recommendations=RecommendationService(analytics, costs),
     )
 
 

@@ -11,6 +11,7 @@ from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog
+from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
@@ -45,3 +46,4 @@ class Services:
     catalog: ServiceCatalog
     costs: CostService
     budgets: BudgetService
+    recommendations: RecommendationService

@@ -35,10 +35,16 @@ async def service(gql: GraphQL, currency: str = "USD") -> str:
     return name
 
 
+def reported_at(day: date) -> datetime:
+    """Noon of `day`, or (early today) a moment already past."""
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    return max(midnight(day), min(midnight(day) + timedelta(hours=12), now))
+
+
 async def report(gql: GraphQL, tenant: str, name: str, days: dict[date, int], **extra: Any) -> None:
     events = [
         {"eventId": f"{name}-{day}-{i}", "service": name, "units": units, "tenantId": tenant,
-         "at": (midnight(day) + timedelta(hours=12)).isoformat(), **extra}
+         "at": reported_at(day).isoformat(), **extra}
         for i, (day, units) in enumerate(days.items())
     ]  # fmt: skip
     await gql.data(RECORD, {"e": events})

@@ -97,17 +97,20 @@ class RollupJob:
                 previous = await self._skip_empty(conn, dialect, EPOCH, target)
             watermark = await self._skip_empty(conn, dialect, previous, target)
             new_watermark = min(target, watermark + MAX_SPAN) if watermark < target else watermark
+            # A mark at or after the previous watermark needs nothing: that minute is rolled
+            # up for the first time when the watermark passes it, and its events are already
+            # committed (the mark was written with them). Dropping these first keeps a
+            # backfill of old events from recomputing minutes it has just done.
+            await conn.execute_query(
+                dialect.sql("DELETE FROM usage_dirty_minutes WHERE minute >= ?"), [previous]
+            )
             dirty = await conn.execute_query_dict(
-                dialect.sql("SELECT id, minute FROM usage_dirty_minutes ORDER BY id LIMIT ?"),
+                dialect.sql(
+                    "SELECT id, minute FROM usage_dirty_minutes ORDER BY minute, id LIMIT ?"
+                ),
                 [DIRTY_PER_RUN],
             )
-            # A mark at or after the new watermark needs nothing: that minute is rolled up
-            # for the first time when the watermark passes it.
-            minutes = {
-                floor(Granularity.MINUTE, as_datetime(r["minute"]))
-                for r in dirty
-                if as_datetime(r["minute"]) < new_watermark
-            }
+            minutes = {floor(Granularity.MINUTE, as_datetime(r["minute"])) for r in dirty}
             moment = watermark
             while moment < new_watermark:
                 minutes.add(moment)
@@ -165,12 +168,14 @@ class RollupJob:
         skipped for having no events has nothing to roll up)."""
         minute_cubes = [c for c in CUBES if Granularity.MINUTE in CUBE_LEVELS[c]]
         hour_cubes = [c for c in CUBES if Granularity.MINUTE not in CUBE_LEVELS[c]]
-        for start, end in _ranges(minutes, Granularity.MINUTE):
+        minutes_kept_from = self.clock() - self.minute_retention
+        # Minutes past their retention are not rolled up: their hours come from raw events.
+        kept_minutes = (m for m in minutes if m >= minutes_kept_from)
+        for start, end in _ranges(kept_minutes, Granularity.MINUTE):
             for cube in minute_cubes:
                 await _run(conn, from_raw(dialect, Granularity.MINUTE, cube, start, end))
         hours = {floor(Granularity.HOUR, m) for m in minutes} | {floor(Granularity.HOUR, previous)}
         complete_hours = {h for h in hours if h + STEP[Granularity.HOUR] <= upto}
-        minutes_kept_from = self.clock() - self.minute_retention
         for hour in sorted(complete_hours):
             end = hour + STEP[Granularity.HOUR]
             for cube in minute_cubes:

@@ -24,6 +24,7 @@ from tollway.schema.types.costs import (
     CreatePriceRateInput,
     MeteredService,
     PriceRate,
+    Recommendation,
     SpendForecast,
 )
 
@@ -111,6 +112,19 @@ class CostQuery:
             )
             for r in rows
         ]
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def recommendations(
+        self, info: Info, tenant_id: strawberry.ID | None = None
+    ) -> list[Recommendation]:
+        """What to do about cost, quota and risk, most urgent first, each with its evidence:
+        keys near quota, routes failing while charged, top cost drivers and their growth,
+        keys unused for 30 days, limits far above observed peaks."""
+        ctx = info.context
+        found = await ctx.services.recommendations.recommend(
+            ctx.principal, parse_optional_id(tenant_id, "tenantId")
+        )
+        return [Recommendation.from_data(r) for r in found]
 
 
 @strawberry.type

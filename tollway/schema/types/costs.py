@@ -8,6 +8,8 @@ from decimal import Decimal
 import strawberry
 
 from tollway.costs.forecast import ForecastStatus
+from tollway.costs.recommendations import Recommendation as RecommendationData
+from tollway.costs.recommendations import RecommendationKind, RecommendationSeverity
 from tollway.costs.service import CostDimension
 from tollway.costs.service import CostLine as CostLineData
 from tollway.models import Budget as BudgetModel
@@ -20,6 +22,8 @@ strawberry.enum(CostDimension)
 strawberry.enum(ForecastStatus)
 strawberry.enum(BudgetScope)
 strawberry.enum(BudgetPeriod)
+strawberry.enum(RecommendationKind)
+strawberry.enum(RecommendationSeverity)
 
 
 @strawberry.type
@@ -230,3 +234,45 @@ class BudgetStatusType:
     spent: Decimal
     percent_used: float
     forecast: SpendForecast
+
+
+@strawberry.type
+class EvidenceItem:
+    """One fact behind a recommendation."""
+
+    name: str
+    value: str
+
+
+@strawberry.type
+class Recommendation:
+    """Something worth doing about cost, quota or risk, with the evidence for it."""
+
+    kind: RecommendationKind
+    severity: RecommendationSeverity
+    title: str
+    action: str
+    evidence: list[EvidenceItem]
+    tenant_id: strawberry.ID | None
+    key_id: strawberry.ID | None
+    route: str | None
+    service: str | None
+    amount: Decimal | None
+    currency: str | None
+
+    @classmethod
+    def from_data(cls, r: RecommendationData) -> Recommendation:
+        """From the computed recommendation."""
+        return cls(
+            kind=r.kind,
+            severity=r.severity,
+            title=r.title,
+            action=r.action,
+            evidence=[EvidenceItem(name=e.name, value=e.value) for e in r.evidence],
+            tenant_id=None if r.tenant_id is None else strawberry.ID(str(r.tenant_id)),
+            key_id=None if r.key_id is None else strawberry.ID(str(r.key_id)),
+            route=r.route,
+            service=r.service,
+            amount=r.amount,
+            currency=r.currency,
+        )
