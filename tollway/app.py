@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from tollway.adjustments.service import AdjustmentService
+from tollway.alerts.detectors import Detectors
+from tollway.alerts.engine import AlertEngine
+from tollway.alerts.evaluation import RuleEvaluator
+from tollway.alerts.lifecycle import AlertStore
+from tollway.alerts.rules import AlertRuleService
+from tollway.alerts.security import SecurityService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.costs.budgets import BudgetService
@@ -51,6 +59,23 @@ def build_services(settings: Settings) -> Services:
     )
     catalog = ServiceCatalog(audit)
     costs = CostService(audit, catalog, analytics)
+    budgets = BudgetService(audit, catalog, costs, bus)
+    keys = KeyService(audit, plans, bus, settings.graphql_page_size_max)
+    health = HealthChecker(
+        bus,
+        redis,
+        timeout=settings.dependency_timeout_seconds,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+    )
+    alerts = AlertStore(bus, settings.graphql_page_size_max)
+    detectors = Detectors(analytics, costs, budgets, keys, audit, health)
+    alert_engine = AlertEngine(
+        RuleEvaluator(analytics, costs, budgets),
+        detectors.all(),
+        alerts,
+        settings.alert_interval_seconds,
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+    )
     return Services(
         settings=settings,
         bus=bus,
@@ -63,14 +88,9 @@ def build_services(settings: Settings) -> Services:
         ),
         audit=audit,
         tenants=TenantService(audit, settings.graphql_page_size_max),
-        health=HealthChecker(
-            bus,
-            redis,
-            timeout=settings.dependency_timeout_seconds,
-            heartbeat_seconds=settings.worker_heartbeat_seconds,
-        ),
+        health=health,
         plans=plans,
-        keys=KeyService(audit, plans, bus, settings.graphql_page_size_max),
+        keys=keys,
         adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
         enforcement=enforcement,
         verification=VerificationService(enforcement),
@@ -78,8 +98,12 @@ def build_services(settings: Settings) -> Services:
         reporter=UsageReporter(retention.raw),
         catalog=catalog,
         costs=costs,
-        budgets=BudgetService(audit, catalog, costs, bus),
+        budgets=budgets,
         recommendations=RecommendationService(analytics, costs),
+        alerts=alerts,
+        alert_rules=AlertRuleService(audit),
+        security=SecurityService(bus, settings.graphql_page_size_max),
+        alert_engine=alert_engine,
     )
 
 
@@ -105,11 +129,12 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             stack.push_async_callback(services.bus.disconnect)
             await ensure_default_plans()
             await ensure_own_api_service()
+            await services.alert_rules.seed_builtins()
             await services.enforcement.start()
             stack.push_async_callback(services.enforcement.stop)
             if run_worker:
                 worker = Worker(settings.worker_heartbeat_seconds)
-                for job in background_jobs(settings, services.budgets):
+                for job in background_jobs(settings, services):
                     worker.add_job(job)
                 worker.start()
                 stack.push_async_callback(worker.stop)

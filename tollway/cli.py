@@ -80,7 +80,8 @@ async def _run_worker(settings: Settings) -> None:
     services = build_services(settings)
     await services.bus.connect()
     worker = Worker(settings.worker_heartbeat_seconds)
-    for job in background_jobs(settings, services.budgets):
+    await services.alert_rules.seed_builtins()
+    for job in background_jobs(settings, services):
         worker.add_job(job)
     worker.start()
     stop = asyncio.Event()

@@ -23,6 +23,7 @@ AUDIT_CHANNEL = "tollway.audit"
 ALERTS_CHANNEL = "tollway.alerts"
 METRICS_CHANNEL = "tollway.metrics"
 INVALIDATIONS_CHANNEL = "tollway.invalidations"
+SECURITY_CHANNEL = "tollway.security"
 
 
 def envelope(channel: str, data: dict[str, Any]) -> str:

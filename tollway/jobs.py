@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tollway.costs.budgets import BudgetService
 from tollway.metering.retention import RetentionJob, RetentionPolicy
 from tollway.metering.rollups import RollupJob
+from tollway.services import Services
 from tollway.settings import Settings
 from tollway.worker import PeriodicJob
 
@@ -27,10 +27,11 @@ def rollup_job(settings: Settings) -> RollupJob:
     return RollupJob(minute_retention=retention_policy(settings).minute)
 
 
-def background_jobs(settings: Settings, budgets: BudgetService) -> list[PeriodicJob]:
+def background_jobs(settings: Settings, services: Services) -> list[PeriodicJob]:
     """Every periodic job, with its interval."""
     return [
-        PeriodicJob("budgets", settings.budget_interval_seconds, budgets.evaluate),
+        PeriodicJob("alerts", settings.alert_interval_seconds, services.alert_engine.run),
+        PeriodicJob("budgets", settings.budget_interval_seconds, services.budgets.evaluate),
         PeriodicJob("usage-rollups", settings.rollup_interval_seconds, rollup_job(settings).run),
         PeriodicJob(
             "usage-retention",

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from tollway.adjustments.service import AdjustmentService
+from tollway.alerts.engine import AlertEngine
+from tollway.alerts.lifecycle import AlertStore
+from tollway.alerts.rules import AlertRuleService
+from tollway.alerts.security import SecurityService
 from tollway.audit.service import AuditService
 from tollway.auth.tokens import TokenAuthority
 from tollway.costs.budgets import BudgetService
@@ -47,3 +51,7 @@ class Services:
     costs: CostService
     budgets: BudgetService
     recommendations: RecommendationService
+    alerts: AlertStore
+    alert_rules: AlertRuleService
+    security: SecurityService
+    alert_engine: AlertEngine

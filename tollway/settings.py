@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network."""
     rollup_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
     budget_interval_seconds: float = Field(default=30.0, gt=0, le=86400)
+    alert_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
 
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)

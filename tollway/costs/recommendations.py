@@ -25,13 +25,12 @@ from uuid import UUID
 
 from tollway.auth.principal import Principal
 from tollway.costs.service import CostDimension, CostLine, CostService
-from tollway.keys.limits import quota_from_json, windows_from_json
+from tollway.keys.limits import windows_from_json
 from tollway.metering.analytics import ANALYTICS_ROLES, AnalyticsService, UsageQuery
 from tollway.metering.dialect import Granularity, connection, dialect_of
 from tollway.metering.dimensions import Dimension
+from tollway.metering.quota_use import quota_use
 from tollway.models import ApiKey, KeyStatus
-from tollway.ratelimit.checks import period_bounds
-from tollway.ratelimit.types import Quota, QuotaPeriod
 
 LOOKBACK = timedelta(days=30)
 """Cost drivers, unused keys and peaks are judged over this much history."""
@@ -146,69 +145,39 @@ class RecommendationService:
     ) -> list[Recommendation]:
         """Keys whose admitted cost units this quota period reach QUOTA_WARNING of the quota.
         Requests Tollway denied consume no quota, so only events without an error code count."""
-        by_start: dict[datetime, list[tuple[ApiKey, Quota, datetime | None]]] = defaultdict(list)
-        for key in keys:
-            quota = quota_from_json(key.quota if key.quota is not None else _plan_quota(key))
-            if quota is None:
-                continue
-            period = quota.refill if quota.period is QuotaPeriod.TOTAL else quota.period
-            if period is None:
-                start, end = key.created_at, None
-            else:
-                start, end = period_bounds(period, now)
-            by_start[start].append((key, quota, end))
         found = []
-        for start, entries in by_start.items():
-            used = await self._admitted_units(principal, tenant, start, now)
-            for key, quota, end in entries:
-                units = used.get(str(key.id), 0)
-                share = units / quota.limit
-                if share < QUOTA_WARNING:
-                    continue
-                evidence = [
-                    Evidence("quota", f"{quota.limit:,} per {quota.period.value.lower()}"),
-                    Evidence("used", f"{units:,} ({_percent(units, quota.limit)})"),
-                    Evidence("period started", start.isoformat()),
-                ]
-                if end is not None:
-                    elapsed = (now - start) / (end - start)
-                    evidence.append(Evidence("period resets", end.isoformat()))
-                    if 0 < elapsed < 1:
-                        projected = int(units / elapsed)
-                        evidence.append(Evidence("projected at reset", f"{projected:,}"))
-                exhausted = share >= 1
-                found.append(
-                    Recommendation(
-                        kind=RecommendationKind.KEY_NEAR_QUOTA,
-                        severity=RecommendationSeverity.CRITICAL
-                        if exhausted
-                        else RecommendationSeverity.WARNING,
-                        title=f"Key {key.name} used {_percent(units, quota.limit)} of its quota",
-                        action="Raise the key's quota or move it to a larger plan before its "
-                        "callers are refused with QUOTA_EXCEEDED.",
-                        evidence=evidence,
-                        tenant_id=key.tenant_id,
-                        key_id=key.id,
-                    )
+        for use in await quota_use(self.analytics, principal, tenant, keys, now):
+            key, quota, units, start, end = use.key, use.quota, use.used, use.start, use.end
+            share = units / quota.limit
+            if share < QUOTA_WARNING:
+                continue
+            evidence = [
+                Evidence("quota", f"{quota.limit:,} per {quota.period.value.lower()}"),
+                Evidence("used", f"{units:,} ({_percent(units, quota.limit)})"),
+                Evidence("period started", start.isoformat()),
+            ]
+            if end is not None:
+                elapsed = (now - start) / (end - start)
+                evidence.append(Evidence("period resets", end.isoformat()))
+                if 0 < elapsed < 1:
+                    projected = int(units / elapsed)
+                    evidence.append(Evidence("projected at reset", f"{projected:,}"))
+            exhausted = share >= 1
+            found.append(
+                Recommendation(
+                    kind=RecommendationKind.KEY_NEAR_QUOTA,
+                    severity=RecommendationSeverity.CRITICAL
+                    if exhausted
+                    else RecommendationSeverity.WARNING,
+                    title=f"Key {key.name} used {_percent(units, quota.limit)} of its quota",
+                    action="Raise the key's quota or move it to a larger plan before its "
+                    "callers are refused with QUOTA_EXCEEDED.",
+                    evidence=evidence,
+                    tenant_id=key.tenant_id,
+                    key_id=key.id,
                 )
+            )
         return found
-
-    async def _admitted_units(
-        self, principal: Principal, tenant: UUID | None, start: datetime, now: datetime
-    ) -> dict[str, int]:
-        rows = await self.analytics.buckets(
-            principal,
-            UsageQuery(start, now, tenant_id=tenant, filters={Dimension.SERVICE: ""}),
-            [Dimension.API_KEY, Dimension.ERROR_CODE],
-            None,
-            latency=False,
-        )
-        used: dict[str, int] = defaultdict(int)
-        for row in rows:
-            key = row.group.get(Dimension.API_KEY)
-            if key is not None and row.group.get(Dimension.ERROR_CODE) is None:
-                used[str(key)] += row.measures.cost_units
-        return used
 
     async def _failing_routes(
         self, principal: Principal, tenant: UUID | None, now: datetime
@@ -424,11 +393,6 @@ async def _peaks(granularity: Granularity, since: datetime, tenant: UUID | None)
     params = [granularity.value, since, tenant_text, tenant_text]
     rows = await client.execute_query_dict(dialect.sql(sql), params)
     return {str(r["key_id"]): int(r["peak"]) for r in rows}
-
-
-def _plan_quota(key: ApiKey) -> dict[str, Any] | None:
-    plan = key.plan
-    return plan.quota if plan is not None else None
 
 
 def _plan_windows(key: ApiKey) -> list[dict[str, Any]]:

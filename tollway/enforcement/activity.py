@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.expressions import F
 
@@ -15,12 +17,39 @@ from tollway.models import ApiKey, SecurityEvent
 
 logger = logging.getLogger(__name__)
 MAX_BUFFERED_EVENTS = 50_000
+RISK_SCORES = {
+    "API_KEY_REVOKED": 70,
+    "IP_NOT_ALLOWED": 60,
+    "API_KEY_INVALID": 50,
+    "ORIGIN_NOT_ALLOWED": 40,
+    "API_KEY_EXPIRED": 30,
+    "PERMISSION_DENIED": 30,
+    "API_KEY_MISSING": 10,
+    "RATE_LIMIT_EXCEEDED": 5,
+    "QUOTA_EXCEEDED": 5,
+}
+"""How strongly one denial of each kind suggests an attack (0-100); detectors weigh them
+together (a revoked key still in use, a key tried from a foreign network)."""
+Publish = Callable[[list[SecurityEvent]], None]
+
+
+def security_event_data(event: SecurityEvent) -> dict[str, Any]:
+    """The JSON form of a stored security event, as published to live subscribers."""
+    return {
+        "id": str(event.id), "at": event.at.isoformat(), "reason": event.reason,
+        "risk_score": event.risk_score, "client_ip": event.client_ip,
+        "tenant_id": None if event.tenant_id is None else str(event.tenant_id),
+        "key_id": None if event.key_id is None else str(event.key_id),
+        "key_prefix": event.key_prefix, "method": event.method, "path": event.path,
+        "user_agent": event.user_agent,
+    }  # fmt: skip
 
 
 class ActivityRecorder:
     """Buffers in memory; `flush` writes everything buffered so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, publish: Publish | None = None) -> None:
+        self._publish = publish
         self._events: list[SecurityEvent] = []
         self._usage: dict[str, tuple[int, float]] = {}
         self.dropped_events = 0
@@ -42,6 +71,7 @@ class ActivityRecorder:
         self._events.append(
             SecurityEvent(
                 id=uuid.uuid4(), at=datetime.now(UTC), reason=reason, method=method[:10],
+                risk_score=RISK_SCORES.get(reason, 20),
                 path=path[:500], client_ip=client_ip, user_agent=(user_agent or "")[:300] or None,
                 tenant_id=key.tenant_id if key else None, key_id=key.key_id if key else None,
                 key_prefix=key.prefix if key else None,
@@ -63,6 +93,8 @@ class ActivityRecorder:
         except Exception:
             self._events = events + self._events
             raise
+        if events and self._publish is not None:
+            self._publish(events)  # stored first: live subscribers are best effort
         for key_id, (count, last) in usage.items():
             try:
                 await ApiKey.filter(id=key_id).update(

@@ -12,14 +12,16 @@ from collections.abc import Iterable
 from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
 from tollway.db import acquire_database, release_database
-from tollway.enforcement.activity import ActivityRecorder
+from tollway.enforcement.activity import ActivityRecorder, security_event_data
 from tollway.enforcement.routes import RouteRule, RouteTable
 from tollway.enforcement.verifier import Verifier
-from tollway.events import INVALIDATIONS_CHANNEL, EventBus
+from tollway.events import INVALIDATIONS_CHANNEL, SECURITY_CHANNEL, EventBus
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
 from tollway.metering.journal import UsageJournal
+from tollway.metering.live import LiveMetricsPublisher
 from tollway.metering.writer import UsageWriter
+from tollway.models import SecurityEvent
 from tollway.ratelimit import Limiter, MemoryStorage
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.failover import FailoverStorage, FailureMode
@@ -49,12 +51,13 @@ class EnforcementRuntime:
         self.adjustments = AdjustmentTable()
         self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
         self._adjustments_changed = asyncio.Event()
-        self.activity = ActivityRecorder()
+        self.activity = ActivityRecorder(self._publish_security_events)
         self.usage = UsageWriter(
             UsageJournal(settings.state_dir / "usage-journal"),
             anonymize_ips=settings.usage_anonymize_ips,
         )
         self.bus = EventBus(settings.broadcast_url)
+        self.usage.observer = LiveMetricsPublisher(self.bus).observe
         self.started = False
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -104,6 +107,10 @@ class EnforcementRuntime:
             if self.redis is not None:
                 await self.redis.aclose()
             await release_database()
+
+    def _publish_security_events(self, events: list[SecurityEvent]) -> None:
+        for event in events:
+            self.bus.publish_later(SECURITY_CHANNEL, security_event_data(event))
 
     async def _listen_invalidations(self) -> None:
         while not self._stopping:

@@ -39,6 +39,11 @@ class LatencySketch:
     def __init__(self, bins: Mapping[int, int] | None = None) -> None:
         self.bins: dict[int, int] = dict(bins or {})
 
+    def add(self, latency_ms: float) -> None:
+        """Count one latency (in the same bin the rollup SQL would choose)."""
+        index = int(_MAPPING.key(max(latency_ms, MIN_LATENCY_MS)))
+        self.bins[index] = self.bins.get(index, 0) + 1
+
     def add_bin(self, index: int, count: int) -> None:
         """Count `count` latencies in bin `index`."""
         self.bins[index] = self.bins.get(index, 0) + count

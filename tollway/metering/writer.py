@@ -36,6 +36,7 @@ class UsageWriter:
         batch_size: int = 10_000,
         max_buffered: int = 100_000,
         anonymize_ips: bool = False,
+        observer: Callable[[Sequence[UsageRecord]], None] | None = None,
     ) -> None:
         self.journal = journal
         self._sink = sink
@@ -43,6 +44,8 @@ class UsageWriter:
         self._batch_size = batch_size
         self._max_buffered = max_buffered
         self._anonymize_ips = anonymize_ips
+        self.observer = observer
+        """Called with each fresh batch as it is flushed (live metrics); never with replays."""
         self._buffer: list[UsageRecord] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -99,6 +102,11 @@ class UsageWriter:
             while self._buffer:
                 batch = self._buffer[: self._batch_size]
                 del self._buffer[: self._batch_size]
+                if self.observer is not None:
+                    try:
+                        self.observer(batch)
+                    except Exception:
+                        logger.exception("usage observer failed")
                 if not await self._write(batch):  # every record of `batch` has its id now
                     rest, self._buffer = self._buffer, []
                     await self._spill(batch + rest)

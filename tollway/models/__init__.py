@@ -1,6 +1,17 @@
 """Tortoise models, one module per aggregate."""
 
 from tollway.models.adjustments import AdjustmentKind, AdjustmentScope, LimitAdjustment
+from tollway.models.alerts import (
+    Alert,
+    AlertMetric,
+    AlertRule,
+    AlertStatus,
+    Comparator,
+    DetectorBaseline,
+    JobClaim,
+    RuleScope,
+    Severity,
+)
 from tollway.models.audit import AuditEntry
 from tollway.models.costs import (
     Budget,
@@ -26,6 +37,10 @@ from tollway.models.workers import WorkerHeartbeat
 __all__ = [
     "AdjustmentKind",
     "AdjustmentScope",
+    "Alert",
+    "AlertMetric",
+    "AlertRule",
+    "AlertStatus",
     "ApiKey",
     "ApiKeySecret",
     "AuditEntry",
@@ -33,6 +48,9 @@ __all__ = [
     "BudgetEvent",
     "BudgetPeriod",
     "BudgetScope",
+    "Comparator",
+    "DetectorBaseline",
+    "JobClaim",
     "KeyEnvironment",
     "KeyStatus",
     "LimitAdjustment",
@@ -41,7 +59,9 @@ __all__ = [
     "Plan",
     "PriceRate",
     "RollupCursor",
+    "RuleScope",
     "SecurityEvent",
+    "Severity",
     "Tenant",
     "TenantStatus",
     "UsageDirtyMinute",

@@ -119,6 +119,8 @@ class SecurityEvent(Model):
     method = fields.CharField(max_length=10)
     path = fields.CharField(max_length=500)
     user_agent = fields.CharField(max_length=300, null=True)
+    risk_score = fields.SmallIntField(default=0)
+    """0-100: how strongly this denial suggests an attack (see `alerts.security.risk_of`)."""
 
     class Meta:
         table = "security_events"

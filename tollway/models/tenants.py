@@ -23,6 +23,8 @@ class Tenant(Model):
     name = fields.CharField(max_length=120, unique=True)
     status = fields.CharEnumField(TenantStatus, max_length=16, default=TenantStatus.ACTIVE)
     metadata: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    auto_disable_compromised_keys = fields.BooleanField(default=False)
+    """Security policy: disable a key the detectors judge compromised (audited)."""
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from tollway.resolvers.adjustments import AdjustmentMutation, AdjustmentQuery
+from tollway.resolvers.alerts import AlertMutation, AlertQuery, AlertSubscription
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
@@ -29,11 +30,13 @@ from tollway.settings import Settings
 
 QUERY_ROOTS: tuple[type, ...] = (
     HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
+    AlertQuery,
 )  # fmt: skip
 MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
+    AlertMutation,
 )  # fmt: skip
-SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription,)
+SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
 
 
 class OperationMetrics(SchemaExtension):

@@ -1,0 +1,251 @@
+"""Threshold rules measured over their window, one value per group of the rule's scope.
+
+Request rate (per second), error rate (% of responses with status >= 400), p95 latency (ms)
+and rejections come from the same rollups and raw events as the analytics API; auth failures
+from security events; quota use (%) per key; budget use (%) per budget; cost is the spend of
+the current UTC day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from tollway.alerts.lifecycle import Condition
+from tollway.auth.principal import Principal, Role
+from tollway.costs.budgets import BudgetService
+from tollway.costs.service import CostDimension, CostService, midnight
+from tollway.metering.aggregate import Measures
+from tollway.metering.analytics import AnalyticsService, UsageQuery
+from tollway.metering.dimensions import Dimension
+from tollway.metering.quota_use import quota_use
+from tollway.models import (
+    AlertMetric,
+    AlertRule,
+    ApiKey,
+    Budget,
+    Comparator,
+    KeyStatus,
+    RuleScope,
+    SecurityEvent,
+)
+
+SYSTEM = Principal(subject="tollway-alerts", role=Role.SUPER_ADMIN)
+AUTH_REASONS = ("API_KEY_MISSING", "API_KEY_INVALID", "API_KEY_REVOKED", "API_KEY_EXPIRED")
+_SCOPE_DIMENSION = {
+    RuleScope.TENANT: Dimension.TENANT,
+    RuleScope.KEY: Dimension.API_KEY,
+    RuleScope.ROUTE: Dimension.ROUTE,
+    RuleScope.SERVICE: Dimension.SERVICE,
+}
+_COST_DIMENSION = {
+    RuleScope.TENANT: CostDimension.TENANT,
+    RuleScope.KEY: CostDimension.API_KEY,
+    RuleScope.ROUTE: CostDimension.ROUTE,
+    RuleScope.SERVICE: CostDimension.SERVICE,
+}
+_UNITS = {
+    AlertMetric.REQUEST_RATE: " req/s",
+    AlertMetric.ERROR_RATE: "%",
+    AlertMetric.P95_LATENCY: " ms",
+    AlertMetric.QUOTA_USE: "%",
+    AlertMetric.BUDGET_USE: "%",
+}
+_SYMBOL = {Comparator.GT: ">", Comparator.GTE: ">=", Comparator.LT: "<", Comparator.LTE: "<="}
+
+Group = tuple[str, UUID | None, UUID | None]
+"""(subject, tenant id, key id) of one measured value."""
+
+
+def crosses(value: float, comparator: Comparator, threshold: float) -> bool:
+    """True when `value` compared with `threshold` holds."""
+    if comparator is Comparator.GT:
+        return value > threshold
+    if comparator is Comparator.GTE:
+        return value >= threshold
+    if comparator is Comparator.LT:
+        return value < threshold
+    return value <= threshold
+
+
+def _uuid(value: object) -> UUID | None:
+    return None if value is None else UUID(str(value))
+
+
+class RuleEvaluator:
+    """Measures rules and reports the groups that cross their thresholds."""
+
+    def __init__(
+        self, analytics: AnalyticsService, costs: CostService, budgets: BudgetService
+    ) -> None:
+        self.analytics = analytics
+        self.costs = costs
+        self.budgets = budgets
+
+    async def evaluate(self, rules: Iterable[AlertRule], now: datetime) -> list[Condition]:
+        """Conditions for every enabled rule's groups that cross the threshold now."""
+        found: list[Condition] = []
+        for rule in rules:
+            if not rule.enabled:
+                continue
+            for (subject, tenant, key), value in (await self.measure(rule, now)).items():
+                if crosses(value, rule.comparator, rule.threshold):
+                    found.append(_condition(rule, subject, tenant, key, value))
+        return found
+
+    async def measure(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        """The rule's metric per group, over its window ending `now`."""
+        metric = rule.metric
+        if metric is AlertMetric.AUTH_FAILURES:
+            return await self._auth_failures(rule, now)
+        if metric is AlertMetric.QUOTA_USE:
+            return await self._quota_use(rule, now)
+        if metric is AlertMetric.BUDGET_USE:
+            return await self._budget_use(rule, now)
+        if metric is AlertMetric.COST:
+            return await self._cost(rule, now)
+        return await self._traffic(rule, now)
+
+    async def _traffic(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        dimension = _SCOPE_DIMENSION.get(rule.scope)
+        filters: dict[Dimension, str | int] = {}
+        if dimension is not None and rule.target is not None:
+            filters[dimension] = rule.target
+        query = UsageQuery(
+            now - timedelta(seconds=rule.window_seconds), now, tenant_id=rule.tenant_id,
+            filters=filters,
+        )  # fmt: skip
+        group_by = [] if dimension is None else list(dict.fromkeys([Dimension.TENANT, dimension]))
+        latency = rule.metric is AlertMetric.P95_LATENCY
+        buckets = await self.analytics.buckets(SYSTEM, query, group_by, None, latency)
+        merged: dict[Group, Measures] = {}
+        for bucket in buckets:
+            tenant = _uuid(bucket.group.get(Dimension.TENANT)) or rule.tenant_id
+            value = None if dimension is None else bucket.group.get(dimension)
+            subject = _subject(rule.scope, value, tenant)
+            key = _uuid(value) if dimension is Dimension.API_KEY else None
+            group = (subject, tenant, key)
+            measures = merged.setdefault(group, Measures())
+            _merge(measures, bucket.measures)
+        values: dict[Group, float] = {}
+        for group, m in merged.items():
+            if m.requests < max(rule.min_requests, 1):
+                continue
+            if rule.metric is AlertMetric.REQUEST_RATE:
+                values[group] = m.requests / rule.window_seconds
+            elif rule.metric is AlertMetric.ERROR_RATE:
+                values[group] = 100.0 * m.errors / m.requests
+            elif rule.metric is AlertMetric.REJECTIONS:
+                values[group] = float(m.rejected)
+            else:
+                p95 = m.sketch.quantiles((0.95,))[0]
+                if p95 is not None:
+                    values[group] = p95
+        return values
+
+    async def _auth_failures(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        query = SecurityEvent.filter(
+            at__gte=now - timedelta(seconds=rule.window_seconds), at__lt=now,
+            reason__in=AUTH_REASONS,
+        )  # fmt: skip
+        if rule.tenant_id is not None:
+            query = query.filter(tenant_id=rule.tenant_id)
+        if rule.scope is RuleScope.KEY and rule.target is not None:
+            query = query.filter(key_id=UUID(rule.target))
+        counts: dict[Group, float] = {}
+        for tenant, key in await query.values_list("tenant_id", "key_id"):
+            if rule.scope is RuleScope.TENANT:
+                group: Group = (f"tenant:{tenant}", _uuid(tenant), None)
+            elif rule.scope is RuleScope.KEY:
+                group = (f"key:{key}", _uuid(tenant), _uuid(key))
+            else:
+                group = ("all", rule.tenant_id, None)
+            counts[group] = counts.get(group, 0.0) + 1
+        return counts
+
+    async def _quota_use(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        keys = ApiKey.filter(status=KeyStatus.ACTIVE).select_related("plan")
+        if rule.tenant_id is not None:
+            keys = keys.filter(tenant_id=rule.tenant_id)
+        if rule.scope is RuleScope.KEY and rule.target is not None:
+            keys = keys.filter(id=UUID(rule.target))
+        values: dict[Group, float] = {}
+        for use in await quota_use(self.analytics, SYSTEM, rule.tenant_id, await keys, now):
+            tenant = use.key.tenant_id
+            if rule.scope is RuleScope.KEY:
+                group: Group = (f"key:{use.key.id}", tenant, use.key.id)
+            elif rule.scope is RuleScope.TENANT:
+                group = (f"tenant:{tenant}", tenant, None)
+            else:
+                group = ("all", rule.tenant_id, None)
+            values[group] = max(values.get(group, 0.0), use.percent)
+        return values
+
+    async def _budget_use(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        budgets = Budget.all()
+        if rule.tenant_id is not None:
+            budgets = budgets.filter(tenant_id=rule.tenant_id)
+        if rule.scope is RuleScope.SERVICE and rule.target is not None:
+            budgets = budgets.filter(service=rule.target)
+        values: dict[Group, float] = {}
+        for budget in await budgets:
+            status = await self.budgets.status(budget, now)
+            values[(f"budget:{budget.id}", budget.tenant_id, None)] = status.percent_used
+        return values
+
+    async def _cost(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
+        dimension = _COST_DIMENSION.get(rule.scope)
+        lines = await self.costs.costs(
+            SYSTEM, midnight(now.date()), now, [dimension] if dimension else [], rule.tenant_id
+        )
+        values: dict[Group, float] = {}
+        for line in lines:
+            value = line.group.get(dimension) if dimension else None
+            if dimension is not None and rule.target is not None and str(value) != rule.target:
+                continue
+            tenant = _uuid(value) if rule.scope is RuleScope.TENANT else rule.tenant_id
+            subject = _subject(rule.scope, value, tenant)
+            key = _uuid(value) if rule.scope is RuleScope.KEY else None
+            group = (f"{subject}:{line.currency}", tenant, key)
+            values[group] = values.get(group, 0.0) + float(line.amount)
+        return values
+
+
+def _subject(scope: RuleScope, value: object, tenant: UUID | None) -> str:
+    """What one value is about; routes and services are named within their tenant."""
+    if scope is RuleScope.GLOBAL:
+        return "all"
+    subject = f"{scope.value.lower()}:{value}"
+    if scope in (RuleScope.ROUTE, RuleScope.SERVICE) and tenant is not None:
+        return f"tenant:{tenant}/{subject}"
+    return subject
+
+
+def _merge(into: Measures, other: Measures) -> None:
+    into.requests += other.requests
+    into.errors += other.errors
+    into.rejected += other.rejected
+    into.sketch.merge(other.sketch)
+
+
+def _condition(
+    rule: AlertRule, subject: str, tenant: UUID | None, key: UUID | None, value: float
+) -> Condition:
+    unit = _UNITS.get(rule.metric, "")
+    where = "" if subject == "all" else f" for {subject}"
+    return Condition(
+        source=f"rule:{rule.id}",
+        kind=rule.metric.value,
+        subject=subject,
+        severity=rule.severity,
+        message=f"{rule.name}: {rule.metric.value.lower().replace('_', ' ')}{where} is "
+        f"{value:,.2f}{unit} ({_SYMBOL[rule.comparator]} {rule.threshold:g}{unit} over "
+        f"{rule.window_seconds} s)",
+        tenant_id=tenant,
+        key_id=key,
+        rule_id=rule.id,
+        value=value,
+        threshold=rule.threshold,
+        cooldown_seconds=rule.cooldown_seconds,
+    )

@@ -1,0 +1,153 @@
+"""Live request metrics across instances.
+
+Every instance that captures usage summarises each batch it flushes (at least once a second)
+per second, tenant, key and route, with a latency sketch, and publishes the summary on the
+metrics channel. A subscriber merges the summaries of every instance into one point per
+interval and emits it once the interval is over and every instance has flushed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from tollway.auth.principal import Principal
+from tollway.errors import BadUserInput
+from tollway.events import METRICS_CHANNEL, EventBus
+from tollway.metering.analytics import ANALYTICS_ROLES
+from tollway.metering.records import UsageRecord
+from tollway.metering.sketch import LatencySketch
+
+GRACE_SECONDS = 2.5
+"""An interval is emitted this long after it ends: usage is flushed at least every second."""
+MAX_INTERVAL_SECONDS = 3600
+
+
+def summarise(batch: Sequence[UsageRecord]) -> list[dict[str, Any]]:
+    """Counters per (second, tenant, key, route) of a batch, with latency sketch bins."""
+    groups: dict[tuple[int, str, str, str], dict[str, Any]] = {}
+    sketch_of: dict[tuple[int, str, str, str], LatencySketch] = {}
+    for record in batch:
+        group = (int(record.at.timestamp()), record.tenant_id or "", record.key_id or "",
+                 record.route)  # fmt: skip
+        counters = groups.get(group)
+        if counters is None:
+            counters = groups[group] = {"n": 0, "rejected": 0, "errors": 0}
+            sketch_of[group] = LatencySketch()
+        counters["n"] += 1
+        counters["rejected"] += record.error_code is not None
+        counters["errors"] += record.status >= 400
+        if record.latency_ms > 0:
+            sketch_of[group].add(record.latency_ms)
+    return [
+        {"s": s, "t": t, "k": k, "r": r, **c, "bins": sketch_of[(s, t, k, r)].bins}
+        for (s, t, k, r), c in groups.items()
+    ]
+
+
+class LiveMetricsPublisher:
+    """Publishes each flushed batch's summary (called by the usage writer)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+
+    def observe(self, batch: Sequence[UsageRecord]) -> None:
+        """Summarise and publish without waiting."""
+        if batch:
+            self.bus.publish_later(METRICS_CHANNEL, {"groups": summarise(batch)})
+
+
+@dataclass(slots=True)
+class MetricPoint:
+    """One interval of merged live metrics."""
+
+    at: datetime
+    requests: int = 0
+    allowed: int = 0
+    rejected: int = 0
+    errors: int = 0
+    sketch: LatencySketch = field(default_factory=LatencySketch)
+
+    @property
+    def percentiles(self) -> tuple[float | None, float | None]:
+        """p50 and p99 latency in ms."""
+        p50, p99 = self.sketch.quantiles((0.5, 0.99))
+        return p50, p99
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsFilter:
+    """What a `metrics` subscriber wants."""
+
+    interval_seconds: int = 1
+    tenant_id: UUID | None = None
+    key_id: UUID | None = None
+    route: str | None = None
+
+
+async def live_metrics(
+    bus: EventBus, principal: Principal, flt: MetricsFilter
+) -> AsyncIterator[MetricPoint]:
+    """One merged point per interval, for the principal's tenant (or all, for SUPER_ADMIN)."""
+    principal.require_role(ANALYTICS_ROLES, "read live metrics")
+    interval = flt.interval_seconds
+    if not 1 <= interval <= MAX_INTERVAL_SECONDS:
+        raise BadUserInput(f"intervalSeconds must be between 1 and {MAX_INTERVAL_SECONDS}")
+    tenant = principal.scope_tenant(flt.tenant_id)
+    wanted = (
+        "" if tenant is None else str(tenant),
+        "" if flt.key_id is None else str(flt.key_id),
+        flt.route or "",
+    )
+    points: dict[int, MetricPoint] = {}
+    first = (int(time.time()) // interval + 1) * interval  # the first whole interval
+
+    async def collect() -> None:
+        async for data in bus.subscribe(METRICS_CHANNEL):
+            for group in data.get("groups", ()):
+                if not _matches(group, wanted):
+                    continue
+                start = group["s"] // interval * interval
+                if start < first:
+                    continue
+                point = points.get(start)
+                if point is None:
+                    point = points[start] = MetricPoint(datetime.fromtimestamp(start, UTC))
+                point.requests += group["n"]
+                point.rejected += group["rejected"]
+                point.allowed += group["n"] - group["rejected"]
+                point.errors += group["errors"]
+                point.sketch.merge(LatencySketch({int(b): c for b, c in group["bins"].items()}))
+
+    reader = asyncio.create_task(collect())
+    try:
+        due = first
+        while True:
+            delay = due + interval + GRACE_SECONDS - time.time()
+            if delay > 0:
+                await asyncio.wait({reader}, timeout=delay)
+            if reader.done():
+                reader.result()
+                return
+            point = points.pop(due, None)
+            yield point or MetricPoint(datetime.fromtimestamp(due, UTC))
+            due += interval
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+def _matches(group: dict[str, Any], wanted: tuple[str, str, str]) -> bool:
+    tenant, key, route = wanted
+    return (
+        (not tenant or group["t"] == tenant)
+        and (not key or group["k"] == key)
+        and (not route or group["r"] == route)
+    )
