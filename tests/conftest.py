@@ -83,6 +83,9 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         secret_key=SECRET_KEY,
         state_dir=state,
         worker_heartbeat_seconds=1.0,
+        # Alert tests drive the engine with their own clock; the in-process worker's own
+        # evaluation (at start-up, then hourly) must not race them.
+        alert_interval_seconds=3600.0,
     )
 
 

@@ -35,6 +35,13 @@ def envelope(channel: str, data: dict[str, Any]) -> str:
     )
 
 
+MAX_PENDING = 1000
+
+
+class SlowSubscriber(Exception):
+    """A live subscriber did not keep up and was dropped."""
+
+
 _shared: dict[str, tuple[Broadcast, int]] = {}
 
 
@@ -107,18 +114,51 @@ class EventBus:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        """Yield the `data` of every event published on `channel` from now on."""
+    async def subscribe(
+        self, channel: str, max_pending: int = MAX_PENDING
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the `data` of every event published on `channel` from now on.
+
+        Events are taken off the broadcaster at once into a queue of `max_pending`; a
+        subscriber that falls that far behind (a client that never reads) is dropped with
+        `SlowSubscriber` instead of growing memory without bound.
+        """
         if self._broadcast is None:
             raise RuntimeError("event bus is not connected")
-        async with self._broadcast.subscribe(channel) as subscriber:
-            async for event in subscriber:  # type: ignore[union-attr]
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(max_pending)
+        overflow = asyncio.Event()
+
+        async def pump(subscriber: Any) -> None:
+            async for event in subscriber:
                 if event is None:
-                    return
+                    break
                 try:
-                    yield json.loads(event.message)["data"]
+                    data = json.loads(event.message)["data"]
                 except (ValueError, KeyError, TypeError):
                     logger.warning("dropping malformed event on %s", channel)
+                    continue
+                if overflow.is_set():
+                    continue  # keep draining: the broadcaster's queue must not grow either
+                try:
+                    queue.put_nowait(data)
+                except asyncio.QueueFull:
+                    overflow.set()
+            await queue.put(None)
+
+        async with self._broadcast.subscribe(channel) as subscriber:
+            task = asyncio.create_task(pump(subscriber))
+            try:
+                while True:
+                    if overflow.is_set():
+                        raise SlowSubscriber(f"subscriber fell {max_pending} events behind")
+                    data = await queue.get()
+                    if data is None:
+                        return
+                    yield data
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def round_trip_ms(self, limit_seconds: float) -> float:
         """Publish a probe and wait for it to come back; the latency in ms."""
