@@ -106,7 +106,8 @@ async def live_metrics(
         flt.route or "",
     )
     points: dict[int, MetricPoint] = {}
-    first = (int(time.time()) // interval + 1) * interval  # the first whole interval
+    # The first point is the current interval: it holds what was flushed after subscribing.
+    first = int(time.time()) // interval * interval
 
     async def collect() -> None:
         async for data in bus.subscribe(METRICS_CHANNEL):
