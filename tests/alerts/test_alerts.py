@@ -12,12 +12,13 @@ import pytest
 
 from tests.conftest import GraphQL, LiveServer
 from tests.keyhelpers import create_key
-from tests.metering.traffic import write
+from tests.metering.traffic import roll_up, write
 from tollway.alerts.engine import AlertEngine, claim
 from tollway.app import build_services
 from tollway.auth.principal import Role
 from tollway.metering.records import UsageRecord
-from tollway.models import Alert, ApiKey, AuditEntry, SecurityEvent, Tenant
+from tollway.metering.rollups import RollupJob
+from tollway.models import Alert, ApiKey, AuditEntry, SecurityEvent
 
 ALERTS = """query($f: AlertFilterInput) { alerts(filter: $f, first: 50) { totalCount
   edges { node { id kind subject severity status message occurrences tenantId keyId
@@ -127,7 +128,12 @@ async def test_security_detectors_and_auto_disable(gql: GraphQL, engine: AlertEn
     admin = gql.token(Role.ADMIN, tenant)
     _, revoked = await create_key(gql, tenant, name="old")
     _, leaked = await create_key(gql, tenant, name="leaked")
-    await Tenant.filter(id=tenant).update(auto_disable_compromised_keys=True)
+    policy = await gql.data(
+        """mutation($id: ID!) { updateTenant(id: $id, input: {autoDisableCompromisedKeys: true})
+           { tenant { autoDisableCompromisedKeys } } }""",
+        {"id": tenant}, token=admin,
+    )  # fmt: skip
+    assert policy["updateTenant"]["tenant"]["autoDisableCompromisedKeys"] is True
     now = datetime.now(UTC)
     attacker = f"203.0.113.{uuid.uuid4().int % 250}"
     await SecurityEvent.bulk_create(
@@ -188,6 +194,7 @@ async def test_key_lifecycle_and_quota_detectors(gql: GraphQL, engine: AlertEngi
     await write([request(tenant, metered["id"], start + step * i) for i in range(85)]
                 + [request(tenant, metered["id"], start + step * i, status=429,
                            error_code="QUOTA_EXCEEDED") for i in range(85, 95)])  # fmt: skip
+    await roll_up(RollupJob(minute_retention=timedelta(days=2)))  # hours already rolled up
     await engine.evaluate(now)
     mine = {a["kind"]: a for a in await alerts_of(gql, admin)}
     assert mine["KEY_EXPIRING"]["keyId"] == expiring["id"]
@@ -196,6 +203,7 @@ async def test_key_lifecycle_and_quota_detectors(gql: GraphQL, engine: AlertEngi
     assert mine["QUOTA_THRESHOLD"]["value"] == 85.0  # refused requests consume nothing
 
     await write([request(tenant, metered["id"], start + step * i) for i in range(95, 115)])
+    await roll_up(RollupJob(minute_retention=timedelta(days=2)))
     await engine.evaluate(now + timedelta(seconds=1))
     (quota,) = await alerts_of(gql, admin, kind="QUOTA_THRESHOLD")
     assert quota["id"] == mine["QUOTA_THRESHOLD"]["id"]  # one alert, escalated
@@ -227,6 +235,7 @@ async def test_traffic_anomaly_needs_a_baseline_then_fires(
     for j in range(400):  # then a spike
         records.append(request(tenant, key["id"], base + interval * 24 + timedelta(seconds=j / 2)))
     await write(records)
+    await roll_up(RollupJob(minute_retention=timedelta(days=2)))
 
     def ours(found: list[Any]) -> list[Any]:
         return [c for c in found if c.key_id is not None and str(c.key_id) == key["id"]]

@@ -68,6 +68,7 @@ class TenantMutation:
             name=input.name,
             status=input.status,
             metadata=cast(dict[str, Any] | None, input.metadata),
+            auto_disable_compromised_keys=input.auto_disable_compromised_keys,
         )
         tenant = await ctx.services.tenants.update(ctx.principal, parse_id(id), changes)
         return TenantPayload(tenant=Tenant.from_model(tenant))

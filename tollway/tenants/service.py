@@ -27,6 +27,7 @@ class TenantChanges:
     name: str | None = None
     status: TenantStatus | None = None
     metadata: dict[str, Any] | None = None
+    auto_disable_compromised_keys: bool | None = None
 
 
 def clean_name(name: str) -> str:
@@ -91,6 +92,8 @@ class TenantService:
             fields["status"] = changes.status
         if changes.metadata is not None:
             fields["metadata"] = clean_metadata(changes.metadata)
+        if changes.auto_disable_compromised_keys is not None:
+            fields["auto_disable_compromised_keys"] = changes.auto_disable_compromised_keys
         if not fields:
             raise BadUserInput("nothing to update: give at least one field")
         try:

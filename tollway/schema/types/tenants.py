@@ -22,6 +22,8 @@ class Tenant:
     name: str
     status: TenantStatus
     metadata: JSON
+    auto_disable_compromised_keys: bool
+    """Security policy: a key the detectors judge compromised is disabled (and audited)."""
     created_at: datetime
     updated_at: datetime
 
@@ -33,6 +35,7 @@ class Tenant:
             name=model.name,
             status=model.status,
             metadata=cast(JSON, model.metadata),
+            auto_disable_compromised_keys=model.auto_disable_compromised_keys,
             created_at=model.created_at,
             updated_at=model.updated_at,
         )
@@ -53,6 +56,7 @@ class UpdateTenantInput:
     name: str | None = None
     status: TenantStatus | None = None
     metadata: JSON | None = None
+    auto_disable_compromised_keys: bool | None = None
 
 
 @strawberry.type
