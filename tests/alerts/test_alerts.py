@@ -256,3 +256,82 @@ async def test_each_tick_is_evaluated_once(engine: AlertEngine) -> None:
     results = [await claim("test-job", tick, f"worker-{i}", now) for i in range(3)]
     assert results == [True, False, False]
     assert await Alert.filter(source="test-job").count() == 0
+
+
+async def test_error_rate_anomaly_fires_against_the_keys_own_rate(
+    gql: GraphQL, engine: AlertEngine
+) -> None:
+    tenant = await gql.create_tenant("errors")
+    _, key = await create_key(gql, tenant)
+    detector = next(d for d in engine.detectors if d.name == "anomaly.traffic")
+    base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    base -= timedelta(minutes=base.minute % 5)
+    interval = timedelta(minutes=5)
+    records = []
+    for i in range(25):  # 40 requests per interval; 1 failing, then 20 failing
+        failing = 1 if i < 24 else 20
+        for j in range(40):
+            status = 502 if j < failing else 200
+            at = base + interval * i + timedelta(seconds=j)
+            records.append(request(tenant, key["id"], at, status=status))
+    await write(records)
+    await roll_up(RollupJob(minute_retention=timedelta(days=2)))
+    found: list[Any] = []
+    for i in range(1, 26):
+        found = [c for c in await detector.run(base + interval * i + timedelta(seconds=10))
+                 if c.key_id is not None and str(c.key_id) == key["id"]]  # fmt: skip
+        if i < 25:
+            assert found == [], i
+    (anomaly,) = found
+    assert anomaly.kind == "ERROR_RATE_ANOMALY" and anomaly.value == 50.0
+
+
+async def test_budget_infrastructure_and_cost_detectors(
+    gql: GraphQL, engine: AlertEngine, server: LiveServer
+) -> None:
+    tenant = await gql.create_tenant("spend")
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    await gql.data(
+        "mutation($i: CreateMeteredServiceInput!) { createMeteredService(input: $i) { name } }",
+        {"i": {"name": service}},
+    )
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    await gql.data(
+        "mutation($i: CreatePriceRateInput!) { createPriceRate(input: $i) { id } }",
+        {"i": {"service": service, "unitPrice": "1", "currency": "USD",
+               "effectiveFrom": (today - timedelta(days=20)).date().isoformat()}},
+    )  # fmt: skip
+    budget = await gql.data(
+        """mutation($i: CreateBudgetInput!) { createBudget(input: $i) { id } }""",
+        {"i": {"name": "svc", "scope": "SERVICE", "service": service, "period": "MONTH",
+               "amount": "100000", "currency": "USD"}},
+    )  # fmt: skip
+    # ten days of 10 units a day, then 100 units yesterday (and 90,000 today: past 80%)
+    days = {today - timedelta(days=d): 10 for d in range(2, 12)}
+    days[today - timedelta(days=1)] = 100
+    records = [request(tenant, None, day + timedelta(hours=1), service=service, units=units)
+               for day, units in days.items()]  # fmt: skip
+    moment = max(today, datetime.now(UTC) - timedelta(seconds=30))  # today, even at 00:00
+    records.append(request(tenant, None, moment, service=service, units=90_000))
+    await write(records)
+    await roll_up(RollupJob(minute_retention=timedelta(days=2)))
+
+    cost = next(d for d in engine.detectors if d.name == "anomaly.cost")
+    for d in range(10, 0, -1):  # one evaluation per day learns that day's baseline
+        found = await cost.run(today - timedelta(days=d) + timedelta(hours=12))
+        assert not [c for c in found if service in c.subject], d
+    (spike,) = [c for c in await cost.run(datetime.now(UTC)) if service in c.subject]
+    assert spike.kind == "COST_ANOMALY" and spike.value == 100.0
+
+    budgets = next(d for d in engine.detectors if d.name == "budgets")
+    mine = [c for c in await budgets.run(datetime.now(UTC))
+            if c.subject == f"budget:{budget['createBudget']['id']}"]  # fmt: skip
+    assert [(c.kind, c.severity.value, c.threshold) for c in mine] == [
+        ("BUDGET_THRESHOLD", "WARNING", 80.0)
+    ]
+
+    broken = build_services(server.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1"}))
+    infra = next(d for d in broken.alert_engine.detectors if d.name == "infrastructure")
+    found = {c.subject: c for c in await infra.run(datetime.now(UTC))}
+    assert found["component:redis"].severity.value == "CRITICAL"
+    assert "component:database" not in found
