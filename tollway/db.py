@@ -44,6 +44,8 @@ def _unreachable(settings: Settings, exc: BaseException) -> ConfigurationError:
 
 async def open_database(settings: Settings) -> None:
     """Initialise Tortoise for the whole process and prove the database answers."""
+    global _closed
+    _closed = False
     try:
         await Tortoise.init(
             config=tortoise_config(settings.database_url), _enable_global_fallback=True
@@ -59,12 +61,15 @@ async def open_database(settings: Settings) -> None:
 
 _shared_users = 0
 _shared_owner = False
+_closed = False
 
 
 async def acquire_database(settings: Settings) -> None:
     """Open the process-wide database on first use (the admin app and the middleware share it)."""
     global _shared_users, _shared_owner
-    if _shared_users == 0 and not Tortoise.is_inited():
+    # Tortoise still reports itself initialised after its connections are closed, so a
+    # database this module closed is reopened too (the next user after a full release).
+    if _shared_users == 0 and (_closed or not Tortoise.is_inited()):
         await open_database(settings)
         _shared_owner = True
     _shared_users += 1
@@ -81,6 +86,8 @@ async def release_database() -> None:
 
 async def close_database() -> None:
     """Close every connection Tortoise holds and forget the SQL compiled for them."""
+    global _closed
+    _closed = True
     await Tortoise.close_connections()
     # Tortoise caches compiled SQL per (connection name, table), not per dialect: without
     # this, reopening "default" on another database (SQLite, then PostgreSQL) reuses the

@@ -19,17 +19,16 @@ from uuid import UUID
 from tortoise.functions import Count
 
 from tollway.alerts.baseline import Ewma
-from tollway.alerts.evaluation import SYSTEM
 from tollway.alerts.lifecycle import Condition
 from tollway.audit.service import AuditService
-from tollway.auth.principal import Principal, Role
+from tollway.auth.principal import WORKER, Principal, Role
 from tollway.costs.budgets import BudgetService
 from tollway.costs.service import CostDimension, CostService, midnight
 from tollway.health.checks import HealthChecker, HealthStatus
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService, UsageQuery
 from tollway.metering.buckets import floor
-from tollway.metering.dialect import Granularity
+from tollway.metering.dialect import Granularity, as_uuid
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import (
@@ -167,8 +166,8 @@ class Detectors:
                 subject=f"key:{r['key_id']}",
                 severity=Severity.WARNING,
                 message=f"revoked key {r['key_prefix']}… presented {r['attempts']} times",
-                tenant_id=_uuid(r["tenant_id"]),
-                key_id=_uuid(r["key_id"]),
+                tenant_id=as_uuid(r["tenant_id"]),
+                key_id=as_uuid(r["key_id"]),
                 value=float(r["attempts"]),
             )
             for r in rows
@@ -286,7 +285,7 @@ class Detectors:
         """Keys at 80% (WARNING) or 100% (CRITICAL) of their quota."""
         keys = await ApiKey.filter(status=KeyStatus.ACTIVE).select_related("plan")
         found = []
-        for use in await quota_use(self.analytics, SYSTEM, None, keys, now):
+        for use in await quota_use(self.analytics, WORKER, None, keys, now):
             if use.percent < QUOTA_WARNING:
                 continue
             severity = Severity.CRITICAL if use.percent >= QUOTA_CRITICAL else Severity.WARNING
@@ -425,7 +424,7 @@ class Detectors:
         self, start: datetime, end: datetime
     ) -> dict[str, tuple[UUID | None, int, int]]:
         rows = await self.analytics.buckets(
-            SYSTEM, UsageQuery(start, end), [Dimension.TENANT, Dimension.API_KEY], None, False
+            WORKER, UsageQuery(start, end), [Dimension.TENANT, Dimension.API_KEY], None, False
         )
         result: dict[str, tuple[UUID | None, int, int]] = {}
         for row in rows:
@@ -433,7 +432,7 @@ class Detectors:
             if key is None:
                 continue
             m = row.measures
-            tenant = _uuid(row.group.get(Dimension.TENANT))
+            tenant = as_uuid(row.group.get(Dimension.TENANT))
             _, n, failed = result.get(str(key), (tenant, 0, 0))
             result[str(key)] = (tenant, n + m.requests, failed + m.errors - m.rejected)
         return result
@@ -471,11 +470,11 @@ class Detectors:
 
     async def _spend(self, day: datetime) -> dict[str, tuple[UUID | None, float, str]]:
         lines = await self.costs.costs(
-            SYSTEM, day, day + timedelta(days=1), [CostDimension.SERVICE, CostDimension.TENANT]
+            WORKER, day, day + timedelta(days=1), [CostDimension.SERVICE, CostDimension.TENANT]
         )
         spend: dict[str, tuple[UUID | None, float, str]] = {}
         for line in lines:
-            tenant = _uuid(line.group[CostDimension.TENANT])
+            tenant = as_uuid(line.group[CostDimension.TENANT])
             subject = f"tenant:{tenant}/service:{line.group[CostDimension.SERVICE]}"
             spend[subject] = (tenant, float(line.amount), line.currency)
         return spend
@@ -529,7 +528,3 @@ class _Baselines:
                     row.mean, row.variance = ewma.mean, ewma.variance
                     row.observations, row.updated_at = ewma.observations, start
                     await row.save(update_fields=["mean", "variance", "observations", "updated_at"])
-
-
-def _uuid(value: object) -> UUID | None:
-    return None if value is None else UUID(str(value))

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from tollway.alerts.lifecycle import Condition
-from tollway.auth.principal import Principal, Role
+from tollway.auth.principal import WORKER
 from tollway.costs.budgets import BudgetService
 from tollway.costs.service import CostDimension, CostService, midnight
-from tollway.metering.aggregate import Measures
 from tollway.metering.analytics import AnalyticsService, UsageQuery
+from tollway.metering.dialect import as_uuid
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import (
@@ -31,7 +31,6 @@ from tollway.models import (
     SecurityEvent,
 )
 
-SYSTEM = Principal(subject="tollway-alerts", role=Role.SUPER_ADMIN)
 AUTH_REASONS = ("API_KEY_MISSING", "API_KEY_INVALID", "API_KEY_REVOKED", "API_KEY_EXPIRED")
 _SCOPE_DIMENSION = {
     RuleScope.TENANT: Dimension.TENANT,
@@ -67,10 +66,6 @@ def crosses(value: float, comparator: Comparator, threshold: float) -> bool:
     if comparator is Comparator.LT:
         return value < threshold
     return value <= threshold
-
-
-def _uuid(value: object) -> UUID | None:
-    return None if value is None else UUID(str(value))
 
 
 class RuleEvaluator:
@@ -118,20 +113,16 @@ class RuleEvaluator:
         )  # fmt: skip
         group_by = [] if dimension is None else list(dict.fromkeys([Dimension.TENANT, dimension]))
         latency = rule.metric is AlertMetric.P95_LATENCY
-        buckets = await self.analytics.buckets(SYSTEM, query, group_by, None, latency)
-        merged: dict[Group, Measures] = {}
-        for bucket in buckets:
-            tenant = _uuid(bucket.group.get(Dimension.TENANT)) or rule.tenant_id
-            value = None if dimension is None else bucket.group.get(dimension)
-            subject = _subject(rule.scope, value, tenant)
-            key = _uuid(value) if dimension is Dimension.API_KEY else None
-            group = (subject, tenant, key)
-            measures = merged.setdefault(group, Measures())
-            _merge(measures, bucket.measures)
+        buckets = await self.analytics.buckets(WORKER, query, group_by, None, latency)
         values: dict[Group, float] = {}
-        for group, m in merged.items():
+        for bucket in buckets:  # one bucket per group: the groups are the buckets' dimensions
+            m = bucket.measures
             if m.requests < max(rule.min_requests, 1):
                 continue
+            tenant = as_uuid(bucket.group.get(Dimension.TENANT)) or rule.tenant_id
+            value = None if dimension is None else bucket.group.get(dimension)
+            key = as_uuid(value) if dimension is Dimension.API_KEY else None
+            group = (_subject(rule.scope, value, tenant), tenant, key)
             if rule.metric is AlertMetric.REQUEST_RATE:
                 values[group] = m.requests / rule.window_seconds
             elif rule.metric is AlertMetric.ERROR_RATE:
@@ -156,9 +147,9 @@ class RuleEvaluator:
         counts: dict[Group, float] = {}
         for tenant, key in await query.values_list("tenant_id", "key_id"):
             if rule.scope is RuleScope.TENANT:
-                group: Group = (f"tenant:{tenant}", _uuid(tenant), None)
+                group: Group = (f"tenant:{tenant}", as_uuid(tenant), None)
             elif rule.scope is RuleScope.KEY:
-                group = (f"key:{key}", _uuid(tenant), _uuid(key))
+                group = (f"key:{key}", as_uuid(tenant), as_uuid(key))
             else:
                 group = ("all", rule.tenant_id, None)
             counts[group] = counts.get(group, 0.0) + 1
@@ -171,7 +162,7 @@ class RuleEvaluator:
         if rule.scope is RuleScope.KEY and rule.target is not None:
             keys = keys.filter(id=UUID(rule.target))
         values: dict[Group, float] = {}
-        for use in await quota_use(self.analytics, SYSTEM, rule.tenant_id, await keys, now):
+        for use in await quota_use(self.analytics, WORKER, rule.tenant_id, await keys, now):
             tenant = use.key.tenant_id
             if rule.scope is RuleScope.KEY:
                 group: Group = (f"key:{use.key.id}", tenant, use.key.id)
@@ -197,18 +188,18 @@ class RuleEvaluator:
     async def _cost(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
         dimension = _COST_DIMENSION.get(rule.scope)
         lines = await self.costs.costs(
-            SYSTEM, midnight(now.date()), now, [dimension] if dimension else [], rule.tenant_id
+            WORKER, midnight(now.date()), now, [dimension] if dimension else [], rule.tenant_id
         )
         values: dict[Group, float] = {}
         for line in lines:
             value = line.group.get(dimension) if dimension else None
             if dimension is not None and rule.target is not None and str(value) != rule.target:
                 continue
-            tenant = _uuid(value) if rule.scope is RuleScope.TENANT else rule.tenant_id
+            tenant = as_uuid(value) if rule.scope is RuleScope.TENANT else rule.tenant_id
             subject = _subject(rule.scope, value, tenant)
-            key = _uuid(value) if rule.scope is RuleScope.KEY else None
+            key = as_uuid(value) if rule.scope is RuleScope.KEY else None
             group = (f"{subject}:{line.currency}", tenant, key)
-            values[group] = values.get(group, 0.0) + float(line.amount)
+            values[group] = float(line.amount)  # one line per group and currency
         return values
 
 
@@ -220,13 +211,6 @@ def _subject(scope: RuleScope, value: object, tenant: UUID | None) -> str:
     if scope in (RuleScope.ROUTE, RuleScope.SERVICE) and tenant is not None:
         return f"tenant:{tenant}/{subject}"
     return subject
-
-
-def _merge(into: Measures, other: Measures) -> None:
-    into.requests += other.requests
-    into.errors += other.errors
-    into.rejected += other.rejected
-    into.sketch.merge(other.sketch)
 
 
 def _condition(

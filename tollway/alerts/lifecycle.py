@@ -21,6 +21,7 @@ from tortoise.queryset import QuerySet
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.events import ALERTS_CHANNEL, EventBus
+from tollway.metering.dialect import as_uuid
 from tollway.models import Alert, AlertStatus, Severity
 from tollway.pagination import Page, paginate
 
@@ -112,8 +113,8 @@ def alert_from_event(data: dict[str, Any]) -> Alert:
     return Alert(
         id=UUID(data["id"]), kind=data["kind"], source=data["source"], subject=data["subject"],
         severity=Severity(data["severity"]), status=AlertStatus(data["status"]),
-        message=data["message"], tenant_id=_uuid(data["tenant_id"]),
-        key_id=_uuid(data["key_id"]), rule_id=_uuid(data["rule_id"]), value=data["value"],
+        message=data["message"], tenant_id=as_uuid(data["tenant_id"]),
+        key_id=as_uuid(data["key_id"]), rule_id=as_uuid(data["rule_id"]), value=data["value"],
         threshold=data["threshold"], occurrences=data["occurrences"],
         opened_at=datetime.fromisoformat(data["opened_at"]),
         last_seen_at=datetime.fromisoformat(data["last_seen_at"]),
@@ -131,10 +132,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _datetime(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
-
-
-def _uuid(value: str | None) -> UUID | None:
-    return None if value is None else UUID(value)
 
 
 class AlertStore:

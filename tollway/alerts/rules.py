@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
@@ -106,8 +107,9 @@ class AlertRuleService:
         """The principal's tenant's rules and the global ones (which apply to it too)."""
         principal.require_role(READ_ROLES, "read alert rules")
         tenant = principal.scope_tenant(tenant_id)
-        rows = await AlertRule.all()
-        return [r for r in rows if r.tenant_id is None or tenant is None or r.tenant_id == tenant]
+        if tenant is None:
+            return await AlertRule.all()
+        return await AlertRule.filter(Q(tenant_id=None) | Q(tenant_id=tenant))
 
     async def create(
         self, principal: Principal, tenant_id: UUID | None, rule: RuleFields

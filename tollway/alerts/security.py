@@ -14,6 +14,7 @@ from tortoise.queryset import QuerySet
 from tollway.auth.principal import READ_ROLES, Principal
 from tollway.errors import BadUserInput
 from tollway.events import SECURITY_CHANNEL, EventBus
+from tollway.metering.dialect import as_uuid
 from tollway.models import SecurityEvent
 from tollway.pagination import Page, paginate
 
@@ -123,11 +124,7 @@ class SecurityService:
             yield SecurityEvent(
                 id=UUID(data["id"]), at=datetime.fromisoformat(data["at"]), reason=data["reason"],
                 risk_score=data["risk_score"], client_ip=data["client_ip"],
-                tenant_id=_uuid(data["tenant_id"]), key_id=_uuid(data["key_id"]),
+                tenant_id=as_uuid(data["tenant_id"]), key_id=as_uuid(data["key_id"]),
                 key_prefix=data["key_prefix"], method=data["method"], path=data["path"],
                 user_agent=data["user_agent"],
             )  # fmt: skip
-
-
-def _uuid(value: str | None) -> UUID | None:
-    return None if value is None else UUID(value)

@@ -62,3 +62,7 @@ class Principal:
         scoped = self.scope_tenant(tenant_id)
         assert scoped is not None
         return scoped
+
+
+WORKER = Principal(subject="tollway-worker", role=Role.SUPER_ADMIN)
+"""Who the background jobs (budgets, alert evaluation, detectors) read every tenant's data as."""

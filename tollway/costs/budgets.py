@@ -13,7 +13,7 @@ from uuid import UUID
 from tortoise.exceptions import IntegrityError
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal, Role
+from tollway.auth.principal import READ_ROLES, WORKER, WRITE_ROLES, Principal, Role
 from tollway.costs.catalog import ServiceCatalog, check_currency
 from tollway.costs.forecast import LOOKBACK_DAYS, Forecast, forecast
 from tollway.costs.service import CostDimension, CostService, midnight
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLDS = (50, 80, 100)
 BUDGETS_CHANNEL = "budgets"
 MAX_AMOUNT = Decimal(10) ** 12
-SYSTEM = Principal(subject="tollway-worker", role=Role.SUPER_ADMIN)
 
 
 @dataclass(slots=True)
@@ -158,7 +157,7 @@ class BudgetService:
         start, end = period_bounds(row.period, moment)
         history_start = min(start, midnight(moment.date() - timedelta(days=LOOKBACK_DAYS)))
         lines = await self.costs.costs(
-            SYSTEM, history_start, midnight(moment.date() + timedelta(days=1)),
+            WORKER, history_start, midnight(moment.date() + timedelta(days=1)),
             [CostDimension.DAY], tenant_id=row.tenant_id, service=row.service,
         )  # fmt: skip
         daily = {

@@ -27,7 +27,7 @@ from tollway.auth.principal import Principal
 from tollway.costs.service import CostDimension, CostLine, CostService
 from tollway.keys.limits import windows_from_json
 from tollway.metering.analytics import ANALYTICS_ROLES, AnalyticsService, UsageQuery
-from tollway.metering.dialect import Granularity, connection, dialect_of
+from tollway.metering.dialect import Granularity, as_uuid, connection, dialect_of
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import ApiKey, KeyStatus
@@ -233,7 +233,7 @@ class RecommendationService:
                     action="Fix or stop calling the failing route; failed calls are still "
                     "counted and charged.",
                     evidence=evidence,
-                    tenant_id=_uuid(tenant_value),
+                    tenant_id=as_uuid(tenant_value),
                     route=None if route is None else str(route),
                     service=name,
                     amount=wasted,
@@ -291,7 +291,7 @@ class RecommendationService:
                 ),
                 Evidence("units", f"{line.units:,}"),
             ],
-            key_id=_uuid(subject) if dimension is CostDimension.API_KEY else None,
+            key_id=as_uuid(subject) if dimension is CostDimension.API_KEY else None,
             service=str(subject) if dimension is CostDimension.SERVICE else None,
             amount=amount,
             currency=line.currency,
@@ -402,7 +402,3 @@ def _plan_windows(key: ApiKey) -> list[dict[str, Any]]:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _uuid(value: object) -> UUID | None:
-    return None if value is None else UUID(str(value))

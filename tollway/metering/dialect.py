@@ -85,3 +85,9 @@ def as_datetime(value: Any) -> datetime:
     """A timestamp read back from either database, as an aware UTC datetime."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def as_uuid(value: object) -> UUID | None:
+    """An id read back from either database, a JSON payload or a rollup dimension (None stays
+    None)."""
+    return None if value is None else UUID(str(value))

@@ -22,7 +22,7 @@ from tollway.errors import BadUserInput
 from tollway.events import METRICS_CHANNEL, EventBus
 from tollway.metering.analytics import ANALYTICS_ROLES
 from tollway.metering.records import UsageRecord
-from tollway.metering.sketch import LatencySketch
+from tollway.metering.sketch import LatencySketch, bin_of
 
 GRACE_SECONDS = 2.5
 """An interval is emitted this long after it ends: usage is flushed at least every second."""
@@ -30,25 +30,27 @@ MAX_INTERVAL_SECONDS = 3600
 
 
 def summarise(batch: Sequence[UsageRecord]) -> list[dict[str, Any]]:
-    """Counters per (second, tenant, key, route) of a batch, with latency sketch bins."""
-    groups: dict[tuple[int, str, str, str], dict[str, Any]] = {}
-    sketch_of: dict[tuple[int, str, str, str], LatencySketch] = {}
+    """Counters per (second, tenant, key, route) of a batch, with latency sketch bins. It runs
+    on the serving event loop once per flush, so it stays one lean pass (under 2 µs an event)."""
+    groups: dict[tuple[int, str, str, str], list[Any]] = {}
     for record in batch:
         group = (int(record.at.timestamp()), record.tenant_id or "", record.key_id or "",
                  record.route)  # fmt: skip
-        counters = groups.get(group)
-        if counters is None:
-            counters = groups[group] = {"n": 0, "rejected": 0, "errors": 0}
-            sketch_of[group] = LatencySketch()
-        counters["n"] += 1
-        counters["rejected"] += record.error_code is not None
-        counters["errors"] += record.status >= 400
+        entry = groups.get(group)
+        if entry is None:
+            entry = groups[group] = [0, 0, 0, {}]
+        entry[0] += 1
+        entry[1] += record.error_code is not None
+        entry[2] += record.status >= 400
         if record.latency_ms > 0:
-            sketch_of[group].add(record.latency_ms)
+            bins = entry[3]
+            index = bin_of(record.latency_ms)
+            bins[index] = bins.get(index, 0) + 1
     return [
-        {"s": s, "t": t, "k": k, "r": r, **c, "bins": sketch_of[(s, t, k, r)].bins}
-        for (s, t, k, r), c in groups.items()
-    ]
+        {"s": s, "t": t, "k": k, "r": r, "n": n, "rejected": rejected, "errors": errors,
+         "bins": bins}
+        for (s, t, k, r), (n, rejected, errors, bins) in groups.items()
+    ]  # fmt: skip
 
 
 class LiveMetricsPublisher:

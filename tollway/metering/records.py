@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from tollway.metering.dialect import as_uuid
+
 
 @dataclass(slots=True)
 class UsageRecord:
@@ -65,7 +67,7 @@ class UsageRecord:
         """Read a journal line back."""
         values = json.loads(line)
         record = cls(*values)
-        record.event_id = _uuid(record.event_id)
+        record.event_id = as_uuid(record.event_id)
         record.at = datetime.fromisoformat(str(record.at)).astimezone(UTC)
         record.cost = None if record.cost is None else Decimal(str(record.cost))
         return record
@@ -109,10 +111,6 @@ async def rows_of(
 ) -> list[tuple[Any, ...]]:
     """Every converted row, slice by slice."""
     return [row async for row in stream_rows(records, convert)]
-
-
-def _uuid(value: object) -> UUID | None:
-    return None if value is None else UUID(str(value))
 
 
 YIELD_EVERY = 500

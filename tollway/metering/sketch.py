@@ -31,6 +31,11 @@ def bin_sql(column: str, greatest: str) -> str:
     )
 
 
+def bin_of(latency_ms: float) -> int:
+    """The bin of one latency: `bin_sql`, in Python."""
+    return math.ceil(math.log(max(latency_ms, MIN_LATENCY_MS)) * _INVERSE_LN_GAMMA)
+
+
 class LatencySketch:
     """Counts per bin; merge by adding, read quantiles through DDSketch."""
 
@@ -40,8 +45,8 @@ class LatencySketch:
         self.bins: dict[int, int] = dict(bins or {})
 
     def add(self, latency_ms: float) -> None:
-        """Count one latency (in the same bin the rollup SQL would choose)."""
-        index = int(_MAPPING.key(max(latency_ms, MIN_LATENCY_MS)))
+        """Count one latency, in the bin `bin_sql` would choose for it."""
+        index = bin_of(latency_ms)
         self.bins[index] = self.bins.get(index, 0) + 1
 
     def add_bin(self, index: int, count: int) -> None:
