@@ -12,11 +12,10 @@ import pytest
 
 from tests.conftest import GraphQL, LiveServer
 from tests.keyhelpers import create_key
-from tests.metering.traffic import roll_up, write
+from tests.metering.traffic import roll_up, usage_record, write
 from tollway.alerts.engine import AlertEngine, claim
 from tollway.app import build_services
 from tollway.auth.principal import Role
-from tollway.metering.records import UsageRecord
 from tollway.metering.rollups import RollupJob
 from tollway.models import Alert, ApiKey, AuditEntry, SecurityEvent
 
@@ -37,18 +36,6 @@ async def engine(server: LiveServer) -> AsyncIterator[AlertEngine]:
         await services.bus.disconnect()
 
 
-def request(tenant: str, key: str, at: datetime, **fields: Any) -> UsageRecord:
-    values: dict[str, Any] = {
-        "event_id": None, "at": at, "tenant_id": tenant, "key_id": key, "method": "GET",
-        "route": "GET /things", "path": "/things", "status": 200, "error_code": None,
-        "latency_ms": 15.0, "request_bytes": 0, "response_bytes": 10,
-        "client_ip": "198.51.100.20", "user_agent": "test", "api_version": None,
-        "cost_units": 1,
-    }  # fmt: skip
-    values.update(fields)
-    return UsageRecord(**values)
-
-
 async def alerts_of(gql: GraphQL, token: str, **flt: Any) -> list[dict[str, Any]]:
     data = await gql.data(ALERTS, {"f": flt}, token=token)
     return [e["node"] for e in data["alerts"]["edges"]]
@@ -66,7 +53,7 @@ async def test_rule_alert_opens_once_counts_and_resolves_after_cooldown(
         "severity": "CRITICAL"}}, token=admin))["createAlertRule"]  # fmt: skip
     assert rule["tenantId"] == tenant
     now = datetime.now(UTC)
-    await write([request(tenant, key["id"], now - timedelta(seconds=s), status=429,
+    await write([usage_record(tenant, key["id"], now - timedelta(seconds=s), status=429,
                          error_code="RATE_LIMIT_EXCEEDED") for s in range(1, 9)])  # fmt: skip
 
     await engine.evaluate(now)
@@ -146,8 +133,8 @@ async def test_security_detectors_and_auto_disable(gql: GraphQL, engine: AlertEn
     )  # fmt: skip
     # the leaked key: one usual network yesterday, then 12 new networks in ten minutes
     await write(
-        [request(tenant, leaked["id"], now - timedelta(hours=5), client_ip="192.0.2.10")]
-        + [request(tenant, leaked["id"], now - timedelta(minutes=2), client_ip=f"10.{n}.7.1")
+        [usage_record(tenant, leaked["id"], now - timedelta(hours=5), client_ip="192.0.2.10")]
+        + [usage_record(tenant, leaked["id"], now - timedelta(minutes=2), client_ip=f"10.{n}.7.1")
            for n in range(12)]
     )  # fmt: skip
     await engine.evaluate(now)
@@ -191,8 +178,8 @@ async def test_key_lifecycle_and_quota_detectors(gql: GraphQL, engine: AlertEngi
     now = datetime.now(UTC)
     start = max(now.replace(hour=0, minute=0, second=0, microsecond=0), now - timedelta(hours=1))
     step = (now - start) / 200
-    await write([request(tenant, metered["id"], start + step * i) for i in range(85)]
-                + [request(tenant, metered["id"], start + step * i, status=429,
+    await write([usage_record(tenant, metered["id"], start + step * i) for i in range(85)]
+                + [usage_record(tenant, metered["id"], start + step * i, status=429,
                            error_code="QUOTA_EXCEEDED") for i in range(85, 95)])  # fmt: skip
     await roll_up(RollupJob(minute_retention=timedelta(days=2)))  # hours already rolled up
     await engine.evaluate(now)
@@ -202,7 +189,7 @@ async def test_key_lifecycle_and_quota_detectors(gql: GraphQL, engine: AlertEngi
     assert mine["QUOTA_THRESHOLD"]["severity"] == "WARNING"
     assert mine["QUOTA_THRESHOLD"]["value"] == 85.0  # refused requests consume nothing
 
-    await write([request(tenant, metered["id"], start + step * i) for i in range(95, 115)])
+    await write([usage_record(tenant, metered["id"], start + step * i) for i in range(95, 115)])
     await roll_up(RollupJob(minute_retention=timedelta(days=2)))
     await engine.evaluate(now + timedelta(seconds=1))
     (quota,) = await alerts_of(gql, admin, kind="QUOTA_THRESHOLD")
@@ -231,9 +218,13 @@ async def test_traffic_anomaly_needs_a_baseline_then_fires(
     records = []
     for i in range(24):  # two hours of 30 ± 3 requests per five minutes
         for j in range(30 + (i % 3) - 1):
-            records.append(request(tenant, key["id"], base + interval * i + timedelta(seconds=j)))
+            records.append(
+                usage_record(tenant, key["id"], base + interval * i + timedelta(seconds=j))
+            )
     for j in range(400):  # then a spike
-        records.append(request(tenant, key["id"], base + interval * 24 + timedelta(seconds=j / 2)))
+        records.append(
+            usage_record(tenant, key["id"], base + interval * 24 + timedelta(seconds=j / 2))
+        )
     await write(records)
     await roll_up(RollupJob(minute_retention=timedelta(days=2)))
 
@@ -273,7 +264,7 @@ async def test_error_rate_anomaly_fires_against_the_keys_own_rate(
         for j in range(40):
             status = 502 if j < failing else 200
             at = base + interval * i + timedelta(seconds=j)
-            records.append(request(tenant, key["id"], at, status=status))
+            records.append(usage_record(tenant, key["id"], at, status=status))
     await write(records)
     await roll_up(RollupJob(minute_retention=timedelta(days=2)))
     found: list[Any] = []
@@ -309,10 +300,10 @@ async def test_budget_infrastructure_and_cost_detectors(
     # ten days of 10 units a day, then 100 units yesterday (and 90,000 today: past 80%)
     days = {today - timedelta(days=d): 10 for d in range(2, 12)}
     days[today - timedelta(days=1)] = 100
-    records = [request(tenant, None, day + timedelta(hours=1), service=service, units=units)
+    records = [usage_record(tenant, None, day + timedelta(hours=1), service=service, units=units)
                for day, units in days.items()]  # fmt: skip
     moment = max(today, datetime.now(UTC) - timedelta(seconds=30))  # today, even at 00:00
-    records.append(request(tenant, None, moment, service=service, units=90_000))
+    records.append(usage_record(tenant, None, moment, service=service, units=90_000))
     await write(records)
     await roll_up(RollupJob(minute_retention=timedelta(days=2)))
 

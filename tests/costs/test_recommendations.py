@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.conftest import GraphQL
 from tests.keyhelpers import create_key
-from tests.metering.traffic import roll_up, write
+from tests.metering.traffic import roll_up, usage_record, write
 from tollway.auth.principal import Role
 from tollway.metering.records import UsageRecord
 from tollway.metering.rollups import RollupJob
@@ -22,16 +22,10 @@ RECOMMENDATIONS = """query($t: ID) { recommendations(tenantId: $t) {
   evidence { name value } } }"""
 
 
-def event(
-    tenant: str, key: str | None, at: datetime, *, route: str = "GET /items",
-    status: int = 200, code: str | None = None, service: str | None = None, units: int = 1,
-) -> UsageRecord:  # fmt: skip
-    return UsageRecord(
-        event_id=None, at=at, tenant_id=tenant, key_id=key, method="GET", route=route,
-        path="/x", status=status, error_code=code, latency_ms=12.5, request_bytes=0,
-        response_bytes=100, client_ip="198.51.100.7", user_agent="test", api_version=None,
-        cost_units=1, service=service, units=units,
-    )  # fmt: skip
+def event(tenant: str, key: str | None, at: datetime, *, code: str | None = None,
+          **fields: Any) -> UsageRecord:  # fmt: skip
+    return usage_record(tenant, key, at, route=fields.pop("route", "GET /items"),
+                        error_code=code, **fields)  # fmt: skip
 
 
 def spread(start: datetime, end: datetime, count: int) -> list[datetime]:

@@ -6,6 +6,7 @@ import asyncio
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tollway.metering.buckets import floor
 from tollway.metering.dialect import Granularity, connection
@@ -35,6 +36,19 @@ class Traffic:
             for r in self.records
             if start <= r.at < end and (key_id is None or r.key_id == key_id)
         ]
+
+
+def usage_record(tenant: str, key: str | None, at: datetime, **fields: Any) -> UsageRecord:
+    """One plain successful request (GET /things, 15 ms), with `fields` overriding."""
+    values: dict[str, Any] = {
+        "event_id": None, "at": at, "tenant_id": tenant, "key_id": key, "method": "GET",
+        "route": "GET /things", "path": "/things", "status": 200, "error_code": None,
+        "latency_ms": 15.0, "request_bytes": 0, "response_bytes": 10,
+        "client_ip": "198.51.100.20", "user_agent": "test", "api_version": None,
+        "cost_units": 1,
+    }  # fmt: skip
+    values.update(fields)
+    return UsageRecord(**values)
 
 
 def generate(
