@@ -411,6 +411,8 @@ class Detectors:
         # The interval before `last` is complete and judged: fold it in (once), so that
         # `last` stays judged against the same baseline on every evaluation until it passes.
         previous = last - ANOMALY_INTERVAL
+        if requests.learned(previous):  # by an earlier evaluation within this interval
+            return found
         earlier = await self._per_key(previous, last)
         silent = (requests.subjects() | errors.subjects()) - set(earlier)
         await requests.learn(
@@ -463,7 +465,7 @@ class Detectors:
                 )
             )
         before = yesterday - timedelta(days=1)
-        if any(r.updated_at < before for r in baselines.rows.values()) or not baselines.rows:
+        if not baselines.learned(before):
             earlier = await self._spend(before)
             await baselines.learn({s: v[1] for s, v in earlier.items()}, before)
         return found
@@ -494,6 +496,12 @@ class _Baselines:
 
     def subjects(self) -> set[str]:
         return {subject for subject, _ in self.rows}
+
+    def learned(self, start: datetime) -> bool:
+        """True once the interval at `start` is the latest folded in: an evaluation folds in
+        every subject of an interval at once, so the newest row tells. (Rows are still
+        guarded one by one, so a wrong answer costs a query, never a double count.)"""
+        return max((row.updated_at for row in self.rows.values()), default=None) == start
 
     def _slot(self, start: datetime) -> int:
         return -1 if self.daily else start.hour
