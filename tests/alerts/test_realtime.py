@@ -15,6 +15,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.conftest import BOOTSTRAP_TOKEN, SECRET_KEY, GraphQL, LiveServer, run_migrate
+from tests.keyhelpers import create_key
 from tests.processes import serving
 from tests.servers import PostgresServer, RedisServer
 from tests.test_websocket import open_raw, wait_until
@@ -185,3 +186,26 @@ async def test_a_subscriber_that_never_reads_is_dropped_without_harming_others()
         await fast.aclose()
     finally:
         await bus.disconnect()
+
+
+async def test_security_events_stream_live_to_their_tenant(
+    gql: GraphQL, server: LiveServer
+) -> None:
+    tenant = await gql.create_tenant("secstream")
+    secret, key = await create_key(gql, tenant)
+    await gql.data("mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id } } }",
+                   {"id": key["id"]})  # fmt: skip
+    seen: list[dict[str, Any]] = []
+    document = gql_doc("subscription { securityEvents(minRisk: 50) { reason riskScore keyId } }")
+    task = await subscribe(server.base_url, gql.token(Role.VIEWER, tenant), document, {}, seen)
+    try:
+        verify = "mutation($k: String!) { verifyApiKey(key: $k) { code } }"
+        for _ in range(2):
+            await gql.data(verify, {"k": secret})
+        await wait_until(lambda: len(seen) >= 2, timeout=10)
+        assert [e["securityEvents"] for e in seen] == [
+            {"reason": "API_KEY_REVOKED", "riskScore": 70, "keyId": key["id"]}
+        ] * 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

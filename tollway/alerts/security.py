@@ -116,15 +116,16 @@ class SecurityService:
         if not 0 <= min_risk <= 100:
             raise BadUserInput("minRisk must be between 0 and 100")
         scope = principal.scope_tenant(tenant_id)
-        async for data in self.bus.subscribe(SECURITY_CHANNEL):
-            if scope is not None and data.get("tenant_id") != str(scope):
-                continue
-            if int(data.get("risk_score") or 0) < min_risk:
-                continue
-            yield SecurityEvent(
-                id=UUID(data["id"]), at=datetime.fromisoformat(data["at"]), reason=data["reason"],
-                risk_score=data["risk_score"], client_ip=data["client_ip"],
-                tenant_id=as_uuid(data["tenant_id"]), key_id=as_uuid(data["key_id"]),
-                key_prefix=data["key_prefix"], method=data["method"], path=data["path"],
-                user_agent=data["user_agent"],
-            )  # fmt: skip
+        async for batch in self.bus.subscribe(SECURITY_CHANNEL):
+            for data in batch.get("events", ()):
+                if scope is not None and data.get("tenant_id") != str(scope):
+                    continue
+                if int(data.get("risk_score") or 0) < min_risk:
+                    continue
+                yield SecurityEvent(
+                    id=UUID(data["id"]), at=datetime.fromisoformat(data["at"]),
+                    reason=data["reason"], risk_score=data["risk_score"],
+                    client_ip=data["client_ip"], tenant_id=as_uuid(data["tenant_id"]),
+                    key_id=as_uuid(data["key_id"]), key_prefix=data["key_prefix"],
+                    method=data["method"], path=data["path"], user_agent=data["user_agent"],
+                )  # fmt: skip
