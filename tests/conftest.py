@@ -86,6 +86,8 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         # Alert tests drive the engine with their own clock; the in-process worker's own
         # evaluation (at start-up, then hourly) must not race them.
         alert_interval_seconds=3600.0,
+        # Likewise webhook tests run their own dispatcher with a controllable clock.
+        webhook_poll_seconds=3600.0,
     )
 
 

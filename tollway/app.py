@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
@@ -24,8 +25,9 @@ from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
+from tollway.crypto import SecretBox
 from tollway.db import acquire_database, release_database
-from tollway.enforcement.runtime import EnforcementRuntime
+from tollway.enforcement.runtime import EnforcementRuntime, make_limit_storage
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.events import EventBus
@@ -36,11 +38,17 @@ from tollway.keys.plans import PlanService, ensure_default_plans
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
+from tollway.ratelimit import Limiter
 from tollway.redis_client import check_redis, make_redis
 from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
 from tollway.settings import Settings
 from tollway.tenants.service import TenantService
+from tollway.webhooks.delivery import Sender
+from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
+from tollway.webhooks.endpoints import WebhookEndpointService
+from tollway.webhooks.messages import WebhookMessageService
+from tollway.webhooks.outbox import WebhookOutbox
 from tollway.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -51,6 +59,7 @@ def build_services(settings: Settings) -> Services:
     bus = EventBus(settings.broadcast_url)
     redis = make_redis(settings)
     audit = AuditService(bus, settings.graphql_page_size_max)
+    outbox = WebhookOutbox()
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings)
     retention = retention_policy(settings)
@@ -59,15 +68,15 @@ def build_services(settings: Settings) -> Services:
     )
     catalog = ServiceCatalog(audit)
     costs = CostService(audit, catalog, analytics)
-    budgets = BudgetService(audit, catalog, costs, bus)
-    keys = KeyService(audit, plans, bus, settings.graphql_page_size_max)
+    budgets = BudgetService(audit, catalog, costs, bus, outbox)
+    keys = KeyService(audit, plans, bus, outbox, settings.graphql_page_size_max)
     health = HealthChecker(
         bus,
         redis,
         timeout=settings.dependency_timeout_seconds,
         heartbeat_seconds=settings.worker_heartbeat_seconds,
     )
-    alerts = AlertStore(bus, settings.graphql_page_size_max)
+    alerts = AlertStore(bus, outbox, settings.graphql_page_size_max)
     detectors = Detectors(analytics, costs, budgets, keys, audit, health)
     alert_engine = AlertEngine(
         RuleEvaluator(analytics, costs, budgets),
@@ -75,6 +84,25 @@ def build_services(settings: Settings) -> Services:
         alerts,
         settings.alert_interval_seconds,
         holder=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    box = SecretBox(settings.signing_key(), "webhook-secrets")
+    dispatcher = WebhookDispatcher(
+        Sender(
+            settings.webhook_timeout_seconds,
+            allow_private=settings.webhook_allow_private_networks,
+            max_connections=settings.webhook_max_in_flight,
+        ),
+        box,
+        outbox,
+        alerts,
+        Limiter(make_limit_storage(settings, redis)),
+        DispatchPolicy(
+            schedule=settings.webhook_retry_schedule,
+            lease_seconds=settings.webhook_lease_seconds,
+            disable_after=timedelta(days=settings.webhook_disable_after_days),
+            max_in_flight=settings.webhook_max_in_flight,
+            poll_seconds=settings.webhook_poll_seconds,
+        ),
     )
     return Services(
         settings=settings,
@@ -104,7 +132,14 @@ def build_services(settings: Settings) -> Services:
         alert_rules=AlertRuleService(audit),
         security=SecurityService(bus, settings.graphql_page_size_max),
         alert_engine=alert_engine,
-    )
+        outbox=outbox,
+        webhook_endpoints=WebhookEndpointService(
+            audit, outbox, box, settings.webhook_allow_private_networks,
+            settings.graphql_page_size_max,
+        ),
+        webhook_messages=WebhookMessageService(audit, outbox, settings.graphql_page_size_max),
+        webhooks=dispatcher,
+    )  # fmt: skip
 
 
 def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
@@ -127,6 +162,7 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
                     f"TOLLWAY_REDIS_URL: cannot start the live-event broadcaster ({exc})"
                 ) from exc
             stack.push_async_callback(services.bus.disconnect)
+            stack.push_async_callback(services.webhooks.aclose)
             await ensure_default_plans()
             await ensure_own_api_service()
             await services.alert_rules.seed_builtins()

@@ -93,6 +93,7 @@ async def _run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await worker.stop()
+        await services.webhooks.aclose()
         await services.bus.disconnect()
         await close_database()
 

@@ -32,6 +32,8 @@ def background_jobs(settings: Settings, services: Services) -> list[PeriodicJob]
     return [
         PeriodicJob("alerts", settings.alert_interval_seconds, services.alert_engine.run),
         PeriodicJob("budgets", settings.budget_interval_seconds, services.budgets.evaluate),
+        # Runs until stopped; restarted after a second should it ever fail.
+        PeriodicJob("webhook-dispatch", 1.0, services.webhooks.run),
         PeriodicJob("usage-rollups", settings.rollup_interval_seconds, rollup_job(settings).run),
         PeriodicJob(
             "usage-retention",

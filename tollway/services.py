@@ -27,6 +27,10 @@ from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
 from tollway.settings import Settings
 from tollway.tenants.service import TenantService
+from tollway.webhooks.dispatcher import WebhookDispatcher
+from tollway.webhooks.endpoints import WebhookEndpointService
+from tollway.webhooks.messages import WebhookMessageService
+from tollway.webhooks.outbox import WebhookOutbox
 
 
 @dataclass(slots=True)
@@ -55,3 +59,7 @@ class Services:
     alert_rules: AlertRuleService
     security: SecurityService
     alert_engine: AlertEngine
+    outbox: WebhookOutbox
+    webhook_endpoints: WebhookEndpointService
+    webhook_messages: WebhookMessageService
+    webhooks: WebhookDispatcher

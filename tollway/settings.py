@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway.errors import ConfigurationError
@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     alert_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
 
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    """Seconds before each retry of a failed delivery (JSON list); the first try is at once."""
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """How long a claimed delivery is reserved; must exceed the timeout."""
+    webhook_disable_after_days: float = Field(default=5.0, gt=0, le=365)
+    """An endpoint whose every delivery failed for this long is disabled."""
+    webhook_poll_seconds: float = Field(default=0.2, gt=0, le=3600)
+    webhook_max_in_flight: int = Field(default=256, ge=1, le=10_000)
+
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
 
@@ -97,6 +107,22 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"bad port: {exc}") from None
         return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) > 50 or any(not 0 <= delay <= 7 * 86400 for delay in value):
+            raise ValueError("at most 50 delays, each between 0 and 604800 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _check_lease(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "TOLLWAY_WEBHOOK_LEASE_SECONDS must exceed TOLLWAY_WEBHOOK_TIMEOUT_SECONDS, or a "
+                "slow delivery would be sent twice"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -161,6 +187,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigurationError(f"TOLLWAY_{field.upper()}: {message}") from None
+        if not first["loc"]:  # a rule across several settings names them itself
+            raise ConfigurationError(message) from None
+        raise ConfigurationError(f"TOLLWAY_{str(first['loc'][0]).upper()}: {message}") from None

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
@@ -24,6 +25,7 @@ from tollway.events import ALERTS_CHANNEL, EventBus
 from tollway.metering.dialect import as_uuid
 from tollway.models import Alert, AlertStatus, Severity
 from tollway.pagination import Page, paginate
+from tollway.webhooks.outbox import WebhookOutbox, iso
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,28 @@ def alert_from_event(data: dict[str, Any]) -> Alert:
     )  # fmt: skip
 
 
+def webhook_events(event: str, alert: Alert) -> list[tuple[str, dict[str, Any]]]:
+    """The webhook events of an alert change: the alert event itself, and `quota.*` or
+    `security.detected` for the alerts of those detectors."""
+    data: dict[str, Any] = {
+        "alertId": str(alert.id), "kind": alert.kind, "source": alert.source,
+        "subject": alert.subject, "severity": alert.severity.value,
+        "status": alert.status.value, "message": alert.message,
+        "tenantId": None if alert.tenant_id is None else str(alert.tenant_id),
+        "keyId": None if alert.key_id is None else str(alert.key_id),
+        "value": alert.value, "threshold": alert.threshold, "occurrences": alert.occurrences,
+        "openedAt": iso(alert.opened_at),
+        "acknowledgedBy": alert.acknowledged_by, "resolvedBy": alert.resolved_by,
+    }  # fmt: skip
+    events = [(event, data)]
+    if alert.source == "quota" and event in {"alert.opened", "alert.escalated"}:
+        critical = alert.severity is Severity.CRITICAL
+        events.append(("quota.exceeded" if critical else "quota.warning", data))
+    elif alert.source.startswith("security.") and event == "alert.opened":
+        events.append(("security.detected", data))
+    return events
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -137,9 +161,29 @@ def _datetime(value: str | None) -> datetime | None:
 class AlertStore:
     """Opens, counts, acknowledges and resolves alerts; publishes each change once stored."""
 
-    def __init__(self, bus: EventBus, max_page_size: int) -> None:
+    def __init__(self, bus: EventBus, outbox: WebhookOutbox, max_page_size: int) -> None:
         self.bus = bus
+        self.outbox = outbox
         self.max_page_size = max_page_size
+
+    async def _emit(self, event: str, alert: Alert, now: datetime) -> None:
+        """Webhook events for an alert change, in the change's transaction."""
+        for event_type, data in webhook_events(event, alert):
+            await self.outbox.emit(alert.tenant_id, event_type, data, now)
+
+    async def raise_alert(self, condition: Condition, now: datetime) -> Alert | None:
+        """Open an alert for a one-off condition (or count it again on the open one); it
+        stays until resolved by hand."""
+        existing = await Alert.get_or_none(open_key=condition.open_key)
+        if existing is not None:
+            existing.occurrences += 1
+            existing.last_seen_at = now
+            await existing.save(update_fields=["occurrences", "last_seen_at"])
+            return existing
+        opened = await self._open(condition, now)
+        if opened is not None:
+            await self.bus.publish(ALERTS_CHANNEL, alert_event(opened, "alert.opened"))
+        return opened
 
     async def apply(
         self, conditions: Iterable[Condition], sources: set[str], now: datetime
@@ -165,10 +209,13 @@ class AlertStore:
             escalated = SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]
             if escalated:
                 alert.severity = condition.severity
-            await alert.save(
-                update_fields=["occurrences", "last_seen_at", "cleared_at", "value", "message",
-                               "severity"]
-            )  # fmt: skip
+            async with in_transaction():
+                await alert.save(
+                    update_fields=["occurrences", "last_seen_at", "cleared_at", "value",
+                                   "message", "severity"]
+                )  # fmt: skip
+                if escalated:
+                    await self._emit("alert.escalated", alert, now)
             if escalated:
                 changes.append(("alert.escalated", alert))
         for key, alert in by_key.items():
@@ -178,7 +225,9 @@ class AlertStore:
                 alert.cleared_at = now
                 await alert.save(update_fields=["cleared_at"])
             if now - alert.cleared_at >= timedelta(seconds=alert.cooldown_seconds):
-                await self._close(alert, now, "tollway (condition cleared)")
+                async with in_transaction():
+                    await self._close(alert, now, "tollway (condition cleared)")
+                    await self._emit("alert.resolved", alert, now)
                 changes.append(("alert.resolved", alert))
         for event, alert in changes:
             await self.bus.publish(ALERTS_CHANNEL, alert_event(alert, event))
@@ -186,15 +235,19 @@ class AlertStore:
 
     async def _open(self, condition: Condition, now: datetime) -> Alert | None:
         try:
-            return await Alert.create(
-                open_key=condition.open_key, source=condition.source, rule_id=condition.rule_id,
-                kind=condition.kind, subject=condition.subject[:250],
-                tenant_id=condition.tenant_id, key_id=condition.key_id,
-                severity=condition.severity, status=AlertStatus.OPEN,
-                message=condition.message, value=condition.value,
-                threshold=condition.threshold, occurrences=1,
-                cooldown_seconds=condition.cooldown_seconds, opened_at=now, last_seen_at=now,
-            )  # fmt: skip
+            async with in_transaction():
+                alert = await Alert.create(
+                    open_key=condition.open_key, source=condition.source,
+                    rule_id=condition.rule_id, kind=condition.kind,
+                    subject=condition.subject[:250], tenant_id=condition.tenant_id,
+                    key_id=condition.key_id, severity=condition.severity,
+                    status=AlertStatus.OPEN, message=condition.message, value=condition.value,
+                    threshold=condition.threshold, occurrences=1,
+                    cooldown_seconds=condition.cooldown_seconds, opened_at=now,
+                    last_seen_at=now,
+                )  # fmt: skip
+                await self._emit("alert.opened", alert, now)
+                return alert
         except IntegrityError:  # opened meanwhile (e.g. by a detector run elsewhere)
             return None
 
@@ -223,9 +276,12 @@ class AlertStore:
         alert.acknowledged_at = datetime.now(UTC)
         alert.acknowledged_by = principal.subject
         alert.acknowledgement_note = _note(note)
-        await alert.save(
-            update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledgement_note"]
-        )
+        async with in_transaction():
+            await alert.save(
+                update_fields=["status", "acknowledged_at", "acknowledged_by",
+                               "acknowledgement_note"]
+            )  # fmt: skip
+            await self._emit("alert.acknowledged", alert, alert.acknowledged_at)
         await self.bus.publish(ALERTS_CHANNEL, alert_event(alert, "alert.acknowledged"))
         return alert
 
@@ -235,10 +291,13 @@ class AlertStore:
         alert = await self.get(principal, alert_id)
         if alert.status is AlertStatus.RESOLVED:
             raise Conflict("alert is already RESOLVED")
-        if note:
-            alert.acknowledgement_note = _note(note)
-            await alert.save(update_fields=["acknowledgement_note"])
-        await self._close(alert, datetime.now(UTC), principal.subject)
+        now = datetime.now(UTC)
+        async with in_transaction():
+            if note:
+                alert.acknowledgement_note = _note(note)
+                await alert.save(update_fields=["acknowledgement_note"])
+            await self._close(alert, now, principal.subject)
+            await self._emit("alert.resolved", alert, now)
         await self.bus.publish(ALERTS_CHANNEL, alert_event(alert, "alert.resolved"))
         return alert
 

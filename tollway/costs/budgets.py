@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WORKER, WRITE_ROLES, Principal, Role
@@ -21,6 +22,7 @@ from tollway.errors import BadUserInput, NotFound
 from tollway.events import EventBus
 from tollway.keys.validation import clean_text
 from tollway.models import Budget, BudgetEvent, BudgetPeriod, BudgetScope
+from tollway.webhooks.outbox import WebhookOutbox, iso
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +75,15 @@ class BudgetService:
     """Budgets, their status and the evaluation that records threshold crossings."""
 
     def __init__(
-        self, audit: AuditService, catalog: ServiceCatalog, costs: CostService, bus: EventBus
+        self,
+        audit: AuditService,
+        catalog: ServiceCatalog,
+        costs: CostService,
+        bus: EventBus,
+        outbox: WebhookOutbox,
     ) -> None:
         self.audit = audit
+        self.outbox = outbox
         self.catalog = catalog
         self.costs = costs
         self.bus = bus
@@ -181,16 +189,29 @@ class BudgetService:
                 if status.percent_used < threshold:
                     continue
                 try:
-                    event = await BudgetEvent.create(
-                        budget_id=row.id, tenant_id=row.tenant_id,
-                        period_start=status.period_start, threshold=threshold,
-                        spend=status.spent, amount=row.amount, currency=row.currency,
-                    )  # fmt: skip
+                    async with in_transaction():
+                        event = await BudgetEvent.create(
+                            budget_id=row.id, tenant_id=row.tenant_id,
+                            period_start=status.period_start, threshold=threshold,
+                            spend=status.spent, amount=row.amount, currency=row.currency,
+                        )  # fmt: skip
+                        await self.outbox.emit(
+                            row.tenant_id, "budget.threshold_crossed",
+                            _webhook_data(row, event, status.percent_used), now,
+                        )  # fmt: skip
                 except IntegrityError:
                     continue  # recorded already, by this worker or another
                 created += 1
                 self.bus.publish_later(BUDGETS_CHANNEL, _event_payload(row, event))
         return created
+
+
+def _webhook_data(row: Budget, event: BudgetEvent, percent_used: float) -> dict[str, Any]:
+    return {
+        "budgetId": str(row.id), "name": row.name, "threshold": event.threshold,
+        "percentUsed": percent_used, "spend": str(event.spend), "amount": str(row.amount),
+        "currency": row.currency, "periodStart": iso(event.period_start),
+    }  # fmt: skip
 
 
 def _event_payload(row: Budget, event: BudgetEvent) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import gc
 import logging
 from collections.abc import Iterable
 
+from redis.asyncio import Redis
+
 from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
 from tollway.db import acquire_database, release_database
@@ -36,17 +38,21 @@ STOP_SECONDS = 5.0
 ADJUSTMENTS_REFRESH_SECONDS = 5.0
 
 
+def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
+    """Redis counters (falling back as the settings say) when Redis is configured, else memory."""
+    if redis is None:
+        return MemoryStorage()
+    primary = RedisStorage(redis, timeout=settings.dependency_timeout_seconds)
+    return FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
+
+
 class EnforcementRuntime:
     """Process-wide state of one middleware instance."""
 
     def __init__(self, settings: Settings, routes: Iterable[RouteRule] = ()) -> None:
         self.settings = settings
         self.redis = make_redis(settings)
-        storage: LimitStorage = MemoryStorage()
-        if self.redis is not None:
-            primary = RedisStorage(self.redis, timeout=settings.dependency_timeout_seconds)
-            storage = FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
-        self.storage = storage
+        self.storage = storage = make_limit_storage(settings, self.redis)
         self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
         self.adjustments = AdjustmentTable()
         self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)

@@ -32,6 +32,7 @@ from tollway.keys.validation import clean_text as text
 from tollway.models import ApiKey, ApiKeySecret, KeyEnvironment, KeyStatus, OwnerType, Tenant
 from tollway.pagination import Page, paginate
 from tollway.tenants.service import clean_metadata
+from tollway.webhooks.outbox import WebhookOutbox, iso
 
 KEY_READ_ROLES = READ_ROLES | {Role.SERVICE}
 MAX_GRACE = timedelta(days=30)
@@ -79,6 +80,17 @@ def effective_status(key: ApiKey, now: datetime | None = None) -> KeyStatus:
     return key.status
 
 
+def webhook_data(key: ApiKey, **extra: Any) -> dict[str, Any]:
+    """The `data` of an `api_key.*` webhook event (never the secret)."""
+    return {
+        "id": str(key.id), "tenantId": str(key.tenant_id), "name": key.name,
+        "prefix": key.prefix, "maskedKey": key.masked_key, "status": effective_status(key).value,
+        "environment": key.environment.value, "ownerType": key.owner_type.value,
+        "ownerId": key.owner_id, "scopes": list(key.scopes),
+        "expiresAt": None if key.expires_at is None else iso(key.expires_at), **extra,
+    }  # fmt: skip
+
+
 def _rotation_days(days: int | None) -> int | None:
     if days is not None and not 1 <= days <= 3650:
         raise BadUserInput("rotationPeriodDays must be between 1 and 3650")
@@ -89,9 +101,15 @@ class KeyService:
     """Key reads and writes, each checked against the principal's role and tenant."""
 
     def __init__(
-        self, audit: AuditService, plans: PlanService, bus: EventBus, max_page_size: int
+        self,
+        audit: AuditService,
+        plans: PlanService,
+        bus: EventBus,
+        outbox: WebhookOutbox,
+        max_page_size: int,
     ) -> None:
         self._audit = audit
+        self._outbox = outbox
         self._plans = plans
         self._bus = bus
         self._max_page_size = max_page_size
@@ -139,6 +157,8 @@ class KeyService:
                 principal, "api_key.create", "api_key", key.id, new.tenant_id,
                 {**fields, "plan": plan.name, "prefix": secret.prefix},
             )  # fmt: skip
+            await self._outbox.emit(key.tenant_id, "api_key.created",
+                                    webhook_data(key, plan=plan.name))  # fmt: skip
         self._audit.announce(entry)
         return key, secret.secret
 
@@ -159,6 +179,9 @@ class KeyService:
                 principal, "api_key.update", "api_key", key.id, key.tenant_id,
                 {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v},
             )  # fmt: skip
+            changed = sorted(k for k, v in fields.items() if before[k] != v)
+            await self._outbox.emit(key.tenant_id, "api_key.updated",
+                                    webhook_data(key, changed=changed))  # fmt: skip
         self._audit.announce(entry)
         await self._invalidate(key.id)
         return key
@@ -208,6 +231,8 @@ class KeyService:
                 principal, "api_key.revoke", "api_key", key.id, key.tenant_id,
                 {"reason": reason_text},
             )  # fmt: skip
+            await self._outbox.emit(key.tenant_id, "api_key.revoked",
+                                    webhook_data(key, reason=reason_text))  # fmt: skip
         self._audit.announce(entry)
         await self._invalidate(key.id)
         return key
@@ -239,6 +264,11 @@ class KeyService:
                 principal, "api_key.rotate", "api_key", key.id, key.tenant_id,
                 {"grace_period_seconds": grace_seconds, "prefix": secret.prefix},
             )  # fmt: skip
+            await self._outbox.emit(
+                key.tenant_id, "api_key.rotated",
+                webhook_data(key, gracePeriodSeconds=grace_seconds,
+                             previousSecretsExpireAt=iso(grace_end) if grace_seconds else None),
+            )  # fmt: skip
         self._audit.announce(entry)
         await self._invalidate(key.id)
         return key, secret.secret
@@ -252,6 +282,7 @@ class KeyService:
                 principal, "api_key.delete", "api_key", key.id, key.tenant_id,
                 {"name": key.name, "prefix": key.prefix},
             )  # fmt: skip
+            await self._outbox.emit(key.tenant_id, "api_key.deleted", webhook_data(key))
             await key.delete()
         self._audit.announce(entry)
         await self._invalidate(key_id)

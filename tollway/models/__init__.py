@@ -32,6 +32,14 @@ from tollway.models.keys import (
 )
 from tollway.models.tenants import Tenant, TenantStatus
 from tollway.models.usage import RollupCursor, UsageDirtyMinute, UsageEvent, UsageRollup
+from tollway.models.webhooks import (
+    AttemptTrigger,
+    MessageStatus,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookMessage,
+)
 from tollway.models.workers import WorkerHeartbeat
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "AlertStatus",
     "ApiKey",
     "ApiKeySecret",
+    "AttemptTrigger",
     "AuditEntry",
     "Budget",
     "BudgetEvent",
@@ -54,6 +63,7 @@ __all__ = [
     "KeyEnvironment",
     "KeyStatus",
     "LimitAdjustment",
+    "MessageStatus",
     "MeteredService",
     "OwnerType",
     "Plan",
@@ -67,5 +77,9 @@ __all__ = [
     "UsageDirtyMinute",
     "UsageEvent",
     "UsageRollup",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookMessage",
     "WorkerHeartbeat",
 ]

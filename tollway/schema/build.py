@@ -24,17 +24,18 @@ from tollway.resolvers.health import HealthQuery
 from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.tenants import TenantMutation, TenantQuery
 from tollway.resolvers.usage import UsageMutation, UsageQueryRoot
+from tollway.resolvers.webhooks import WebhookMutation, WebhookQuery
 from tollway.schema.errors import CodedErrors
 from tollway.schema.scalars import SCALARS
 from tollway.settings import Settings
 
 QUERY_ROOTS: tuple[type, ...] = (
     HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
-    AlertQuery,
+    AlertQuery, WebhookQuery,
 )  # fmt: skip
 MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
-    AlertMutation,
+    AlertMutation, WebhookMutation,
 )  # fmt: skip
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
 

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the event outbox, the dispatcher and its attempt log."""

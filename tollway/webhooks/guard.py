@@ -1,0 +1,91 @@
+"""The SSRF guard: webhook URLs are checked when saved and their addresses again, after DNS,
+at every send, so a name that later resolves to an internal address reaches nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tollway.errors import BadUserInput
+
+MAX_URL = 2048
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeDestination(BadUserInput):
+    """The URL resolves to loopback, private, link-local or metadata addresses."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A checked URL and the address to connect to (None: let the client resolve)."""
+
+    url: str
+    host: str
+    address: str | None
+
+
+def clean_url(url: str) -> str:
+    """An absolute http(s) URL with a host and no credentials, or BAD_USER_INPUT."""
+    text = url.strip()
+    if not text or len(text) > MAX_URL:
+        raise BadUserInput(f"url: give an http(s) URL of at most {MAX_URL} characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise BadUserInput(f"url: not a valid URL ({exc})") from None
+    if parts.scheme not in {"http", "https"}:
+        raise BadUserInput(f"url: must be http or https, not {parts.scheme or 'relative'!r}")
+    if not parts.hostname:
+        raise BadUserInput("url: no host")
+    if parts.username or parts.password:
+        raise BadUserInput("url: credentials in the URL are not allowed; use custom headers")
+    if port == 0:
+        raise BadUserInput("url: port 0 is not valid")
+    return text
+
+
+def is_public(address: IPAddress) -> bool:
+    """True for globally routable unicast addresses (never loopback, private, link-local,
+    shared, reserved, multicast or the cloud metadata addresses, which are among those)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+        return [literal]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BadUserInput(f"url: cannot resolve {host!r} ({exc.strerror or exc})") from None
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+async def check_destination(url: str, allow_private: bool) -> Destination:
+    """Resolve the URL's host and refuse it if any address is not public (unless allowed).
+    Returns the address to connect to, so DNS cannot change between check and use."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if allow_private:
+        return Destination(url, host, None)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = await resolve(host, port)
+    blocked = [a for a in addresses if not is_public(a)]
+    if blocked or not addresses:
+        raise UnsafeDestination(
+            f"url: {host} resolves to {blocked[0] if blocked else 'nothing'}, a loopback, "
+            "private, link-local or metadata address; webhooks may not reach internal "
+            "networks (TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows it)"
+        )
+    return Destination(url, host, str(addresses[0]))
