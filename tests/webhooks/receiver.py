@@ -69,7 +69,14 @@ async def receiving() -> AsyncIterator[Receiver]:
     app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=["POST"])])
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,  # a reply still hanging is cut short at the end
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
