@@ -14,6 +14,7 @@ from tests.metering.traffic import roll_up
 from tollway.app import build_services
 from tollway.auth.principal import Role
 from tollway.metering.rollups import RollupJob
+from tollway.models import WebhookEndpoint, WebhookMessage
 
 SERVICE = (
     """mutation($i: CreateMeteredServiceInput!) { createMeteredService(input: $i) { name } }"""
@@ -143,12 +144,22 @@ async def test_budget_thresholds_are_recorded_once_per_period(
     )  # fmt: skip
     budget = created["createBudget"]
     assert budget["thresholds"] == [50, 80, 100]
+    hook = await gql.data(
+        """mutation($t: ID!) { createWebhookEndpoint(input: {tenantId: $t,
+           url: "https://93.184.216.34/hooks", eventTypes: ["budget.*"]}) { endpoint { id } } }""",
+        {"t": tenant}, token=admin,
+    )  # fmt: skip
     services = build_services(server.settings)
     await services.bus.connect()
     try:
         first = await asyncio.gather(services.budgets.evaluate(), services.budgets.evaluate())
         assert await services.budgets.evaluate() == 0
+        # Each crossing is one webhook event, written with it (concurrent evaluations too).
+        outbox = await WebhookMessage.filter(tenant_id=tenant).select_related("event")
+        assert sorted(m.event.data["threshold"] for m in outbox) == [50, 80]
+        assert {m.event_type for m in outbox} == {"budget.threshold_crossed"}
     finally:
+        await WebhookEndpoint.filter(id=hook["createWebhookEndpoint"]["endpoint"]["id"]).delete()
         await services.bus.disconnect()
     events = await gql.data(
         "query($id: ID!) { budgetEvents(id: $id) { threshold spend } }",
