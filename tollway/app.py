@@ -27,6 +27,7 @@ from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
 from tollway.crypto import SecretBox
 from tollway.db import acquire_database, release_database
+from tollway.enforcement.route_store import RouteRuleService
 from tollway.enforcement.runtime import EnforcementRuntime, make_limit_storage
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
@@ -121,6 +122,7 @@ def build_services(settings: Settings) -> Services:
         keys=keys,
         adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
         enforcement=enforcement,
+        routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
         analytics=analytics,
         reporter=UsageReporter(retention.raw),

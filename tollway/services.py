@@ -17,6 +17,7 @@ from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog
 from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
+from tollway.enforcement.route_store import RouteRuleService
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
@@ -48,6 +49,7 @@ class Services:
     keys: KeyService
     adjustments: AdjustmentService
     enforcement: EnforcementRuntime
+    routes: RouteRuleService
     verification: VerificationService
     analytics: AnalyticsService
     reporter: UsageReporter

@@ -15,6 +15,7 @@ from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.activity import ActivityRecorder, security_event_data
+from tollway.enforcement.route_store import load_route_rules
 from tollway.enforcement.routes import RouteRule, RouteTable
 from tollway.enforcement.verifier import Verifier
 from tollway.events import INVALIDATIONS_CHANNEL, SECURITY_CHANNEL, EventBus
@@ -51,12 +52,16 @@ class EnforcementRuntime:
 
     def __init__(self, settings: Settings, routes: Iterable[RouteRule] = ()) -> None:
         self.settings = settings
+        self.code_routes = list(routes)
         self.redis = make_redis(settings)
         self.storage = storage = make_limit_storage(settings, self.redis)
         self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
         self.adjustments = AdjustmentTable()
-        self.verifier = Verifier(self.cache, Limiter(storage), RouteTable(routes), self.adjustments)
+        self.verifier = Verifier(
+            self.cache, Limiter(storage), RouteTable(self.code_routes), self.adjustments
+        )
         self._adjustments_changed = asyncio.Event()
+        self._stored_routes: list[RouteRule] = []
         self.activity = ActivityRecorder(self._publish_security_events)
         self.usage = UsageWriter(
             UsageJournal(settings.state_dir / "usage-journal"),
@@ -124,7 +129,7 @@ class EnforcementRuntime:
         while not self._stopping:
             try:
                 async for data in self.bus.subscribe(INVALIDATIONS_CHANNEL):
-                    if data.get("adjustments"):
+                    if data.get("adjustments") or data.get("routes"):
                         self._adjustments_changed.set()
                     elif data.get("all"):
                         self.cache.clear()
@@ -140,10 +145,19 @@ class EnforcementRuntime:
             await asyncio.sleep(1.0)
 
     async def _reload_adjustments(self) -> None:
+        """Reload limit adjustments and route rules (both change rarely, from the admin API)."""
         try:
             self.adjustments.replace(await load_adjustments())
         except Exception as exc:
             logger.warning("could not load limit adjustments (%s); keeping the last set", exc)
+        try:
+            stored = await load_route_rules()
+        except Exception as exc:
+            logger.warning("could not load route rules (%s); keeping the last set", exc)
+        else:
+            if stored != self._stored_routes:
+                self._stored_routes = stored
+                self.verifier.routes = RouteTable([*self.code_routes, *stored])
 
     async def _refresh_adjustments(self) -> None:
         while not self._stopping:

@@ -30,6 +30,7 @@ from tollway.models.keys import (
     Plan,
     SecurityEvent,
 )
+from tollway.models.routes import StoredRouteRule
 from tollway.models.tenants import Tenant, TenantStatus
 from tollway.models.usage import RollupCursor, UsageDirtyMinute, UsageEvent, UsageRollup
 from tollway.models.webhooks import (
@@ -72,6 +73,7 @@ __all__ = [
     "RuleScope",
     "SecurityEvent",
     "Severity",
+    "StoredRouteRule",
     "Tenant",
     "TenantStatus",
     "UsageDirtyMinute",

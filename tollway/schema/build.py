@@ -22,6 +22,7 @@ from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
 from tollway.resolvers.keys import KeyMutation, KeyQuery
+from tollway.resolvers.routes import RouteMutation, RouteQuery
 from tollway.resolvers.tenants import TenantMutation, TenantQuery
 from tollway.resolvers.usage import UsageMutation, UsageQueryRoot
 from tollway.resolvers.webhooks import WebhookMutation, WebhookQuery
@@ -31,11 +32,11 @@ from tollway.settings import Settings
 
 QUERY_ROOTS: tuple[type, ...] = (
     HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
-    AlertQuery, WebhookQuery,
+    AlertQuery, WebhookQuery, RouteQuery,
 )  # fmt: skip
 MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
-    AlertMutation, WebhookMutation,
+    AlertMutation, WebhookMutation, RouteMutation,
 )  # fmt: skip
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
 
