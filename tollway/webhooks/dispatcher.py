@@ -231,6 +231,14 @@ class WebhookDispatcher:
                     gone[message.endpoint_id] = message.endpoint
                 await self._failed(message, outcome, moment, result.attempted_at)
             if attempts:
+                # A message deleted meanwhile (with its endpoint) keeps no attempt log.
+                alive = set(
+                    await WebhookMessage.filter(
+                        id__in=[a.message_id for a in attempts]
+                    ).values_list("id", flat=True)
+                )
+                attempts = [a for a in attempts if a.message_id in alive]
+            if attempts:
                 await WebhookAttempt.bulk_create(attempts)
             for code, ids in delivered.items():
                 await WebhookMessage.filter(id__in=ids).update(
