@@ -7,16 +7,19 @@ dispatcher's throughput is bound by the client.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 
-from tollway.webhooks.guard import GuardedResolver, UnsafeDestination, is_public, refuse
+from tollway.webhooks.guard import (
+    GuardedResolver,
+    UnsafeDestination,
+    literal_address,
+    require_public,
+)
 
 BODY_PREFIX = 4096
 MAX_HEADERS = 64
@@ -57,16 +60,6 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
-def _literal_refused(url: str) -> UnsafeDestination | None:
-    """Addresses written into the URL skip the resolver: check them here."""
-    host = (urlsplit(url).hostname or "").strip("[]")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return None if is_public(address) else refuse(host, address)
-
-
 class Sender:
     """POSTs webhooks over one pooled HTTP session (opened on first use)."""
 
@@ -100,10 +93,10 @@ class Sender:
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
         """Send once; never raises for a network or HTTP failure (they are the outcome)."""
-        if not self.allow_private and (refused := _literal_refused(url)) is not None:
-            return Outcome(None, 0.0, error=refused.message)
         started = time.perf_counter()
         try:
+            if not self.allow_private and (literal := literal_address(url)) is not None:
+                require_public(str(literal), literal)  # aiohttp skips the resolver for these
             async with self._open().post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -20,15 +19,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class UnsafeDestination(BadUserInput):
     """The URL resolves to loopback, private, link-local or metadata addresses."""
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """A checked URL and the address to connect to (None: let the client resolve)."""
-
-    url: str
-    host: str
-    address: str | None
 
 
 def clean_url(url: str) -> str:
@@ -60,33 +50,28 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-async def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address `host` resolves to."""
+def require_public(host: str, address: IPAddress) -> None:
+    """Raise UnsafeDestination unless `address` (what `host` resolved to) is public."""
+    if not is_public(address):
+        raise UnsafeDestination(
+            f"url: {host} resolves to {address}, a loopback, private, link-local or metadata "
+            "address; webhooks may not reach internal networks "
+            "(TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows it)"
+        )
+
+
+def literal_address(url: str) -> IPAddress | None:
+    """The address written as the URL's host, if it is one (no lookup needed)."""
     try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-        return [literal]
+        return ipaddress.ip_address((urlsplit(url).hostname or "").strip("[]"))
     except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise BadUserInput(f"url: cannot resolve {host!r} ({exc.strerror or exc})") from None
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-
-
-def refuse(host: str, address: object) -> UnsafeDestination:
-    """The error for a destination that is not public."""
-    return UnsafeDestination(
-        f"url: {host} resolves to {address}, a loopback, private, link-local or metadata "
-        "address; webhooks may not reach internal networks "
-        "(TOLLWAY_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows it)"
-    )
+        return None
 
 
 class GuardedResolver(AbstractResolver):
     """aiohttp's resolver that refuses every name resolving to a non-public address, so the
-    connection is made to exactly the addresses checked (no second lookup to rebind)."""
+    connection is made to exactly the addresses checked (no second lookup to rebind).
+    aiohttp does not resolve address literals: check those with `require_public` first."""
 
     def __init__(self) -> None:
         self._inner = ThreadedResolver()
@@ -97,9 +82,7 @@ class GuardedResolver(AbstractResolver):
         """Resolve, then refuse any non-public answer."""
         results = await self._inner.resolve(host, port, family)
         for result in results:
-            address = ipaddress.ip_address(result["host"].split("%")[0])
-            if not is_public(address):
-                raise refuse(host, address)
+            require_public(host, ipaddress.ip_address(result["host"].split("%")[0]))
         return results
 
     async def close(self) -> None:
@@ -107,16 +90,19 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-async def check_destination(url: str, allow_private: bool) -> Destination:
-    """Resolve the URL's host and refuse it if any address is not public (unless allowed).
-    Returns the address to connect to, so DNS cannot change between check and use."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+async def check_destination(url: str, allow_private: bool) -> None:
+    """Refuse a URL whose host is, or resolves to, a non-public address (unless allowed)."""
     if allow_private:
-        return Destination(url, host, None)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    addresses = await resolve(host, port)
-    blocked = [a for a in addresses if not is_public(a)]
-    if blocked or not addresses:
-        raise refuse(host, blocked[0] if blocked else "nothing")
-    return Destination(url, host, str(addresses[0]))
+        return
+    host = urlsplit(url).hostname or ""
+    literal = literal_address(url)
+    if literal is not None:
+        require_public(host, literal)
+        return
+    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BadUserInput(f"url: cannot resolve {host!r} ({exc.strerror or exc})") from None
+    for info in infos:
+        require_public(host, ipaddress.ip_address(str(info[4][0]).split("%")[0]))
