@@ -54,15 +54,15 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class DispatchPolicy:
-    """How deliveries are retried, leased and batched."""
+    """How deliveries are retried, leased and batched (from the `webhook_*` settings)."""
 
-    schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    schedule: tuple[float, ...]
     """Seconds before each retry after a failed attempt (the first attempt is immediate)."""
-    lease_seconds: float = 60.0
-    disable_after: timedelta = timedelta(days=5)
+    lease_seconds: float
+    disable_after: timedelta
+    max_in_flight: int
+    poll_seconds: float
     batch_size: int = 200
-    max_in_flight: int = 256
-    poll_seconds: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)

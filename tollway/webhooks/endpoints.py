@@ -89,6 +89,14 @@ def _rate(value: int | None) -> int | None:
     return value
 
 
+async def owned_endpoint(principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
+    """The endpoint, if the principal may see it (NOT_FOUND otherwise, never FORBIDDEN)."""
+    endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id)
+    if endpoint is None or not principal.sees(endpoint.tenant_id):
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    return endpoint
+
+
 async def disable_endpoint(
     endpoint: WebhookEndpoint, reason: str, now: datetime, outbox: WebhookOutbox
 ) -> None:
@@ -131,12 +139,6 @@ class WebhookEndpointService:
         cleaned = clean_url(url)
         await check_destination(cleaned, self._allow_private)
         return cleaned
-
-    async def _owned(self, principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
-        endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id)
-        if endpoint is None or not principal.sees(endpoint.tenant_id):
-            raise NotFound(f"webhook endpoint {endpoint_id} not found")
-        return endpoint
 
     async def create(
         self, principal: Principal, tenant_id: UUID, new: EndpointFields
@@ -193,7 +195,7 @@ class WebhookEndpointService:
             raise BadUserInput("nothing to update: give at least one field")
         now = datetime.now(UTC)
         async with in_transaction():
-            endpoint = await self._owned(principal, endpoint_id)
+            endpoint = await owned_endpoint(principal, endpoint_id)
             was_enabled = endpoint.enabled
             enabled = values.pop("enabled", was_enabled)
             endpoint.update_from_dict(values)
@@ -218,7 +220,7 @@ class WebhookEndpointService:
         """Remove the endpoint, its messages and its attempt log."""
         principal.require_role(WRITE_ROLES, "delete webhook endpoints")
         async with in_transaction():
-            endpoint = await self._owned(principal, endpoint_id)
+            endpoint = await owned_endpoint(principal, endpoint_id)
             entry = await self._audit.record(
                 principal, "webhook_endpoint.delete", "webhook_endpoint", endpoint.id,
                 endpoint.tenant_id, {"url": endpoint.url},
@@ -238,7 +240,7 @@ class WebhookEndpointService:
         now = datetime.now(UTC)
         secret = generate_secret()
         async with in_transaction():
-            endpoint = await self._owned(principal, endpoint_id)
+            endpoint = await owned_endpoint(principal, endpoint_id)
             endpoint.previous_secret = endpoint.secret if overlap_seconds else None
             endpoint.previous_secret_expires_at = (
                 now + timedelta(seconds=overlap_seconds) if overlap_seconds else None
@@ -256,7 +258,7 @@ class WebhookEndpointService:
     async def get(self, principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
         """One endpoint of the principal's tenant."""
         principal.require_role(READ_ROLES, "read webhook endpoints")
-        return await self._owned(principal, endpoint_id)
+        return await owned_endpoint(principal, endpoint_id)
 
     async def list(
         self,

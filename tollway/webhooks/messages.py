@@ -17,10 +17,10 @@ from tollway.models import (
     AttemptTrigger,
     MessageStatus,
     WebhookAttempt,
-    WebhookEndpoint,
     WebhookMessage,
 )
 from tollway.pagination import Page, paginate
+from tollway.webhooks.endpoints import owned_endpoint
 from tollway.webhooks.outbox import WebhookOutbox, iso
 
 MAX_RECOVER = timedelta(days=30)
@@ -55,12 +55,6 @@ class WebhookMessageService:
         self._audit = audit
         self._outbox = outbox
         self._max_page_size = max_page_size
-
-    async def _endpoint(self, principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
-        endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id)
-        if endpoint is None or not principal.sees(endpoint.tenant_id):
-            raise NotFound(f"webhook endpoint {endpoint_id} not found")
-        return endpoint
 
     async def get(self, principal: Principal, message_id: UUID) -> WebhookMessage:
         """One message, with its event."""
@@ -117,7 +111,7 @@ class WebhookMessageService:
     async def send_test(self, principal: Principal, endpoint_id: UUID) -> WebhookMessage:
         """A `webhook.test` message to this endpoint only, whatever its filter."""
         principal.require_role(WRITE_ROLES, "send test webhooks")
-        endpoint = await self._endpoint(principal, endpoint_id)
+        endpoint = await owned_endpoint(principal, endpoint_id)
         if not endpoint.enabled:
             raise Conflict("the endpoint is disabled; enable it before sending a test")
         now = datetime.now(UTC)
@@ -133,7 +127,7 @@ class WebhookMessageService:
         """Send a message again now (same `webhook-id`), with a fresh retry schedule."""
         principal.require_role(WRITE_ROLES, "replay webhook messages")
         message = await self.get(principal, message_id)
-        endpoint = await self._endpoint(principal, message.endpoint_id)
+        endpoint = await owned_endpoint(principal, message.endpoint_id)
         if not endpoint.enabled:
             raise Conflict("the endpoint is disabled; enable it before replaying")
         async with in_transaction():
@@ -153,7 +147,7 @@ class WebhookMessageService:
             raise BadUserInput("since must not be in the future")
         if now - since > MAX_RECOVER:
             raise BadUserInput(f"since: at most {MAX_RECOVER.days} days back")
-        endpoint = await self._endpoint(principal, endpoint_id)
+        endpoint = await owned_endpoint(principal, endpoint_id)
         if not endpoint.enabled:
             raise Conflict("the endpoint is disabled; enable it before recovering messages")
         async with in_transaction():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -79,11 +80,7 @@ class WebhookEndpoint:
             raise BadUserInput(f"hours must be between 1 and {MAX_STATS_HOURS}")
         since = datetime.now(UTC) - timedelta(hours=hours)
         data = await info.context.services.webhook_endpoints.stats(self.model, since)
-        return WebhookEndpointStats(
-            attempts=data.attempts, succeeded=data.succeeded, failed=data.failed,
-            success_rate=data.success_rate, pending_messages=data.pending_messages,
-            failed_messages=data.failed_messages,
-        )  # fmt: skip
+        return WebhookEndpointStats(**asdict(data))
 
     @classmethod
     def from_model(cls, e: WebhookEndpointModel) -> WebhookEndpoint:
