@@ -61,6 +61,8 @@ async def load_route_rules() -> list[RouteRule]:
 
 
 def _clean(name: str, value: Any) -> Any:
+    if value is None:
+        raise BadUserInput(f"{name} cannot be null")
     if name == "name":
         return clean_text(value, "name", 120)
     if name == "path":
@@ -87,8 +89,6 @@ def _clean(name: str, value: Any) -> Any:
             raise BadUserInput("priority must be between -1000000 and 1000000")
         return value
     if name in {"public", "enabled"}:
-        if value is None:
-            raise BadUserInput(f"{name} must be true or false")
         return bool(value)
     raise BadUserInput(f"{name} cannot be set")
 

@@ -35,8 +35,9 @@ from tollway.settings import Settings
 logger = logging.getLogger(__name__)
 
 STOP_SECONDS = 5.0
-# Adjustments reload at once on a broadcast, and at least this often without one.
-ADJUSTMENTS_REFRESH_SECONDS = 5.0
+# Limit adjustments and route rules reload at once on a broadcast, and at least this often
+# without one.
+POLICY_REFRESH_SECONDS = 5.0
 
 
 def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
@@ -60,7 +61,7 @@ class EnforcementRuntime:
         self.verifier = Verifier(
             self.cache, Limiter(storage), RouteTable(self.code_routes), self.adjustments
         )
-        self._adjustments_changed = asyncio.Event()
+        self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []
         self.activity = ActivityRecorder(self._publish_security_events)
         self.usage = UsageWriter(
@@ -85,9 +86,9 @@ class EnforcementRuntime:
             except Exception:
                 logger.warning("live invalidations unavailable; keys expire from cache by TTL")
             self._stopping = False
-            await self._reload_adjustments()
+            await self._reload_policies()
             self._tasks = [
-                asyncio.create_task(self._refresh_adjustments(), name="tollway-adjustments"),
+                asyncio.create_task(self._refresh_policies(), name="tollway-policies"),
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
@@ -130,7 +131,7 @@ class EnforcementRuntime:
             try:
                 async for data in self.bus.subscribe(INVALIDATIONS_CHANNEL):
                     if data.get("adjustments") or data.get("routes"):
-                        self._adjustments_changed.set()
+                        self._policies_changed.set()
                     elif data.get("all"):
                         self.cache.clear()
                     elif key_id := data.get("key_id"):
@@ -144,7 +145,7 @@ class EnforcementRuntime:
                 self.cache.clear()
             await asyncio.sleep(1.0)
 
-    async def _reload_adjustments(self) -> None:
+    async def _reload_policies(self) -> None:
         """Reload limit adjustments and route rules (both change rarely, from the admin API)."""
         try:
             self.adjustments.replace(await load_adjustments())
@@ -159,10 +160,10 @@ class EnforcementRuntime:
                 self._stored_routes = stored
                 self.verifier.routes = RouteTable([*self.code_routes, *stored])
 
-    async def _refresh_adjustments(self) -> None:
+    async def _refresh_policies(self) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ADJUSTMENTS_REFRESH_SECONDS):
-                    await self._adjustments_changed.wait()
-            self._adjustments_changed.clear()
-            await self._reload_adjustments()
+                async with asyncio.timeout(POLICY_REFRESH_SECONDS):
+                    await self._policies_changed.wait()
+            self._policies_changed.clear()
+            await self._reload_policies()

@@ -7,7 +7,6 @@ from typing import Any
 import strawberry
 
 from tollway.enforcement.route_store import RouteRuleFields
-from tollway.errors import BadUserInput
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id
 from tollway.schema.permissions import CanWrite, IsAuthenticated
@@ -48,13 +47,8 @@ class RouteMutation:
         changes: dict[str, Any] = {
             k: v for k, v in vars(input).items() if v is not strawberry.UNSET
         }
-        if "rate_limits" in changes:
-            if changes["rate_limits"] is None:
-                raise BadUserInput("rateLimits: give a list (empty for none)")
+        if changes.get("rate_limits") is not None:
             changes["rate_limits"] = [w.to_spec() for w in changes["rate_limits"]]
-        for name in ("name", "path", "methods", "scopes", "cost", "priority"):
-            if name in changes and changes[name] is None:
-                raise BadUserInput(f"{name} cannot be null")
         ctx = info.context
         row = await ctx.services.routes.update(ctx.principal, parse_id(id), changes)
         return RouteRule.from_model(row)
