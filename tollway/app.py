@@ -69,7 +69,7 @@ def build_services(settings: Settings) -> Services:
     )
     catalog = ServiceCatalog(audit)
     costs = CostService(audit, catalog, analytics)
-    budgets = BudgetService(audit, catalog, costs, bus, outbox)
+    budgets = BudgetService(audit, catalog, costs, outbox)
     keys = KeyService(audit, plans, bus, outbox, settings.graphql_page_size_max)
     health = HealthChecker(
         bus,

@@ -19,7 +19,6 @@ from tollway.costs.catalog import ServiceCatalog, check_currency
 from tollway.costs.forecast import LOOKBACK_DAYS, Forecast, forecast
 from tollway.costs.service import CostDimension, CostService, midnight
 from tollway.errors import BadUserInput, NotFound
-from tollway.events import EventBus
 from tollway.keys.validation import clean_text
 from tollway.models import Budget, BudgetEvent, BudgetPeriod, BudgetScope
 from tollway.webhooks.outbox import WebhookOutbox, iso
@@ -27,7 +26,6 @@ from tollway.webhooks.outbox import WebhookOutbox, iso
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLDS = (50, 80, 100)
-BUDGETS_CHANNEL = "budgets"
 MAX_AMOUNT = Decimal(10) ** 12
 
 
@@ -79,14 +77,12 @@ class BudgetService:
         audit: AuditService,
         catalog: ServiceCatalog,
         costs: CostService,
-        bus: EventBus,
         outbox: WebhookOutbox,
     ) -> None:
         self.audit = audit
         self.outbox = outbox
         self.catalog = catalog
         self.costs = costs
-        self.bus = bus
 
     async def create(self, principal: Principal, new: NewBudget) -> Budget:
         """A budget; GLOBAL ones (every tenant) are SUPER_ADMIN's."""
@@ -202,7 +198,6 @@ class BudgetService:
                 except IntegrityError:
                     continue  # recorded already, by this worker or another
                 created += 1
-                self.bus.publish_later(BUDGETS_CHANNEL, _event_payload(row, event))
         return created
 
 
@@ -212,16 +207,3 @@ def _webhook_data(row: Budget, event: BudgetEvent, percent_used: float) -> dict[
         "percentUsed": percent_used, "spend": str(event.spend), "amount": str(row.amount),
         "currency": row.currency, "periodStart": iso(event.period_start),
     }  # fmt: skip
-
-
-def _event_payload(row: Budget, event: BudgetEvent) -> dict[str, Any]:
-    return {
-        "type": "budget.threshold_crossed",
-        "budget_id": str(row.id),
-        "tenant_id": None if row.tenant_id is None else str(row.tenant_id),
-        "threshold": event.threshold,
-        "spend": str(event.spend),
-        "amount": str(row.amount),
-        "currency": row.currency,
-        "period_start": event.period_start.isoformat(),
-    }
