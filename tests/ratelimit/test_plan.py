@@ -40,4 +40,4 @@ def test_plan_equals_build_checks(
         quota = Quota(quota.limit, quota.period)
     plan = CheckPlan("key-1", tuple(own), quota, tuple(route), "GET /r")
     for now in sorted(times) + times:
-        assert plan.at(now) == build_checks("key-1", own, quota, now, route, "GET /r")
+        assert list(plan.at(now)) == build_checks("key-1", own, quota, now, route, "GET /r")

@@ -3,43 +3,42 @@
 
 from __future__ import annotations
 
-from tollway.ratelimit.types import CheckResult, Decision
+from tollway.ratelimit.types import Check, CheckResult, Decision
 
 Header = tuple[bytes, bytes]
+MAX_CACHED_SHAPES = 10_000
 
 
-def _seconds_until(reset_ms: int, now_ms: int) -> int:
-    return max(0, -(-(reset_ms - now_ms) // 1000))
+class _Shape:
+    """What the headers of one configuration share: `RateLimit-Policy` and the template of
+    `RateLimit`, built once per set of checks (that is, until a window rolls over)."""
+
+    __slots__ = ("checks", "policy", "template", "timed")
+
+    def __init__(self, checks: tuple[Check, ...], results: tuple[CheckResult, ...]) -> None:
+        self.checks = checks  # held, so that its id() cannot be reused while cached
+        self.policy = ", ".join([_policy(r) for r in results]).encode()
+        # `t=` only for checks that reset; the template takes (remaining[, seconds]) per check.
+        self.timed = tuple([bool(r.reset_ms) for r in results])
+        self.template = ", ".join(
+            [
+                _string(r.name).replace("%", "%%") + ";r=%d" + (";t=%d" if r.reset_ms else "")
+                for r in results
+            ]
+        ).encode()
 
 
-_policies: dict[tuple[tuple[str, int, int], ...], bytes] = {}
-MAX_CACHED_POLICIES = 10_000
+_shapes: dict[int, _Shape] = {}
 
 
-def _policy_header(results: tuple[CheckResult, ...]) -> bytes:
-    """`RateLimit-Policy` changes only with the configuration: cached."""
-    shape = tuple([(r.name, r.limit, r.window_seconds) for r in results])
-    value = _policies.get(shape)
-    if value is None:
-        if len(_policies) >= MAX_CACHED_POLICIES:
-            _policies.clear()
-        value = _policies[shape] = ", ".join([_policy(r) for r in results]).encode()
-    return value
-
-
-def _tightest(results: tuple[CheckResult, ...]) -> CheckResult:
-    """Fewest remaining units among the checks that reset (latest reset on ties)."""
-    best: CheckResult | None = None
-    for r in results:
-        if r.reset_ms and (
-            best is None
-            or r.remaining < best.remaining
-            or (r.remaining == best.remaining and r.reset_ms > best.reset_ms)
-        ):
-            best = r
-    if best is None:
-        return min(results, key=lambda r: (r.remaining, -r.reset_ms))
-    return best
+def _shape(decision: Decision) -> _Shape:
+    checks = decision.checks
+    shape = _shapes.get(id(checks))
+    if shape is None or shape.checks is not checks:
+        if len(_shapes) >= MAX_CACHED_SHAPES:
+            _shapes.clear()
+        shape = _shapes[id(checks)] = _Shape(checks, decision.results)
+    return shape
 
 
 def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
@@ -47,25 +46,40 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
     results = decision.results
     if not results:
         return []
-    tightest = _tightest(results)
+    shape = _shape(decision)
+    values: list[int] = []
+    tightest: CheckResult | None = None  # fewest remaining among checks that reset
+    for result, timed in zip(results, shape.timed, strict=True):
+        values.append(result.remaining)
+        if timed:
+            reset_ms = result.reset_ms
+            values.append(max(0, -(-(reset_ms - now_ms) // 1000)))
+            if (
+                tightest is None
+                or result.remaining < tightest.remaining
+                or (result.remaining == tightest.remaining and reset_ms > tightest.reset_ms)
+            ):
+                tightest = result
+    if tightest is None:  # nothing resets (TOTAL credits): the fewest remaining
+        tightest = min(results, key=lambda r: (r.remaining, -r.reset_ms))
     reset = -(-tightest.reset_ms // 1000) if tightest.reset_ms else 0
     headers: list[Header] = [
         (b"x-ratelimit-limit", b"%d" % tightest.limit),
         (b"x-ratelimit-remaining", b"%d" % tightest.remaining),
         (b"x-ratelimit-reset", b"%d" % reset),
-        (b"ratelimit-policy", _policy_header(results)),
-        (b"ratelimit", ", ".join([_state(r, now_ms) for r in results]).encode()),
+        (b"ratelimit-policy", shape.policy),
+        (b"ratelimit", shape.template % tuple(values)),
     ]
     if not decision.allowed:
-        headers.append((b"retry-after", str(decision.retry_after_seconds).encode()))
+        headers.append((b"retry-after", b"%d" % decision.retry_after_seconds))
     return headers
+
+
+def _string(name: str) -> str:
+    """A structured-field string (RFC 8941) holding `name`."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _policy(result: CheckResult) -> str:
     window = f";w={result.window_seconds}" if result.window_seconds else ""
-    return f'"{result.name}";q={result.limit}{window}'
-
-
-def _state(result: CheckResult, now_ms: int) -> str:
-    reset = f";t={_seconds_until(result.reset_ms, now_ms)}" if result.reset_ms else ""
-    return f'"{result.name}";r={result.remaining}{reset}'
+    return f"{_string(result.name)};q={result.limit}{window}"

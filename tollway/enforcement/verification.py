@@ -8,7 +8,7 @@ from tollway.auth.principal import Principal
 from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verifier import KNOWN_PREFIXES, Verdict
-from tollway.keys.secrets import MAX_SECRET_LENGTH, hash_secret
+from tollway.keys.secrets import MAX_SECRET_LENGTH
 
 
 class VerificationService:
@@ -34,7 +34,7 @@ class VerificationService:
             await runtime.start()
         if not principal.is_super_admin and self._plausible(secret):
             try:
-                record = await runtime.cache.get(hash_secret(secret))
+                record = await runtime.cache.for_secret(secret)
             except Exception:
                 record = None
             if record is not None and record.tenant_id != str(principal.tenant_id):

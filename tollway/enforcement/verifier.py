@@ -11,7 +11,7 @@ from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.routes import RouteRule, RouteTable, scope_grants
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import KeyRecord
-from tollway.keys.secrets import MAX_SECRET_LENGTH, PREFIXES, hash_secret
+from tollway.keys.secrets import MAX_SECRET_LENGTH, PREFIXES
 from tollway.keys.validation import normalize_origin
 from tollway.models import KeyStatus
 from tollway.ratelimit import Decision, Limiter, Quota, Window
@@ -103,7 +103,7 @@ class Verifier:
         if len(secret) > MAX_SECRET_LENGTH or not secret.startswith(KNOWN_PREFIXES):
             return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
         try:
-            record = await self.cache.get(hash_secret(secret))
+            record = await self.cache.for_secret(secret)
         except Exception:
             logger.exception("key lookup failed")
             detail = "keys cannot be verified right now"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from tollway.keys.records import KeyRecord
+from tollway.keys.secrets import hash_secret
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,25 @@ class KeyCache:
         self._max_entries = max_entries
         self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
         self._hashes_by_key: dict[str, set[str]] = {}
+        # In front of `_entries`, by the secret itself: the hot path skips hashing. Any
+        # invalidation empties it (they are rare); the entries behind it stay.
+        self._by_secret: dict[str, tuple[KeyRecord | None, float]] = {}
+
+    async def for_secret(self, secret: str) -> KeyRecord | None:
+        """`get(hash_secret(secret))`, remembered by secret while the entry is fresh."""
+        entry = self._by_secret.get(secret)
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        secret_hash = hash_secret(secret)
+        record = await self.get(secret_hash)
+        # With its expiry: a stale record served while the database is down has expired
+        # already, so the next request asks again.
+        entry = self._entries.get(secret_hash)
+        if entry is not None:
+            if len(self._by_secret) >= self._max_entries:
+                self._by_secret.clear()
+            self._by_secret[secret] = entry
+        return record
 
     async def get(self, secret_hash: str) -> KeyRecord | None:
         """The record, from cache when fresh; raises when unknown and the database is down."""
@@ -62,8 +82,10 @@ class KeyCache:
         """Forget every secret of one key."""
         for secret_hash in self._hashes_by_key.pop(key_id, ()):
             self._entries.pop(secret_hash, None)
+        self._by_secret.clear()
 
     def clear(self) -> None:
         """Forget everything (plan changes, overflow)."""
         self._entries.clear()
         self._hashes_by_key.clear()
+        self._by_secret.clear()

@@ -27,6 +27,11 @@ def _key(identity: str, *parts: object) -> str:
     return f"{KEY_PREFIX}:{{{identity}}}:" + ":".join(str(p) for p in parts)
 
 
+FIXED, SLIDING, GCRA = Kind.FIXED, Kind.SLIDING, Kind.GCRA  # plain names: enum lookups cost
+EXPIRY_MARGIN_MS = 1000
+"""Counters outlive the instant they stop counting by this much (clock skew, slow requests)."""
+
+
 def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -> Check:
     """The check for one window at `now_ms`; `scope` separates per-route windows of a key."""
     length = window.seconds * 1000
@@ -35,25 +40,25 @@ def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -
         interval = -(-length // window.limit)  # ceil: never faster than the stated rate
         burst = window.burst or window.limit
         return Check(
-            name=name, kind=Kind.GCRA, keys=(_key(identity, scope, "g", length, window.limit),),
-            limit=burst, interval_ms=interval, burst=burst, weight=0, reset_ms=0,
-            ttl_ms=burst * interval + 1000, is_quota=False, window_seconds=window.seconds,
+            name=name, kind=GCRA, keys=(_key(identity, scope, "g", length, window.limit),),
+            limit=burst, interval_ms=interval, burst=burst, reset_ms=0, expire_at_ms=0,
+            is_quota=False, window_seconds=window.seconds,
         )  # fmt: skip
     index = now_ms // length
-    start = index * length
+    end = index * length + length
     if window.algorithm is Algorithm.FIXED_WINDOW:
         return Check(
-            name=name, kind=Kind.FIXED, keys=(_key(identity, scope, "f", length, index),),
-            limit=window.limit, interval_ms=length, burst=0, weight=0, reset_ms=start + length,
-            ttl_ms=length + 1000, is_quota=False, window_seconds=window.seconds,
+            name=name, kind=FIXED, keys=(_key(identity, scope, "f", length, index),),
+            limit=window.limit, interval_ms=length, burst=0, reset_ms=end,
+            expire_at_ms=end + EXPIRY_MARGIN_MS, is_quota=False, window_seconds=window.seconds,
         )  # fmt: skip
     current = _key(identity, scope, "s", length, index)
     previous = _key(identity, scope, "s", length, index - 1)
+    # The current window's count is read as "previous" throughout the next window.
     return Check(
-        name=name, kind=Kind.SLIDING, keys=(current, previous),
-        limit=window.limit, interval_ms=length, burst=0, weight=length - (now_ms - start),
-        reset_ms=start + length, ttl_ms=2 * length + 1000, is_quota=False,
-        window_seconds=window.seconds,
+        name=name, kind=SLIDING, keys=(current, previous), limit=window.limit,
+        interval_ms=length, burst=0, reset_ms=end, expire_at_ms=end + length + EXPIRY_MARGIN_MS,
+        is_quota=False, window_seconds=window.seconds,
     )  # fmt: skip
 
 
@@ -78,18 +83,24 @@ def quota_check(identity: str, quota: Quota, now_ms: int) -> Check:
     name = f"quota-{quota.period.value.lower()}"
     if period is None:  # TOTAL credits, never refilled
         return Check(
-            name=name, kind=Kind.FIXED, keys=(_key(identity, "q", "total"),), limit=quota.limit,
-            interval_ms=0, burst=0, weight=0, reset_ms=0, ttl_ms=0, is_quota=True,
-            window_seconds=0,
+            name=name, kind=FIXED, keys=(_key(identity, "q", "total"),), limit=quota.limit,
+            interval_ms=0, burst=0, reset_ms=0, expire_at_ms=0, is_quota=True, window_seconds=0,
         )  # fmt: skip
     start, end = period_bounds(period, datetime.fromtimestamp(now_ms / 1000, UTC))
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     return Check(
-        name=name, kind=Kind.FIXED, keys=(_key(identity, "q", period.value, start_ms),),
-        limit=quota.limit, interval_ms=end_ms - start_ms, burst=0, weight=0, reset_ms=end_ms,
-        ttl_ms=end_ms - now_ms + 86_400_000, is_quota=True,
+        name=name, kind=FIXED, keys=(_key(identity, "q", period.value, start_ms),),
+        limit=quota.limit, interval_ms=end_ms - start_ms, burst=0, reset_ms=end_ms,
+        expire_at_ms=end_ms + 86_400_000, is_quota=True,
         window_seconds=(end_ms - start_ms) // 1000,
     )  # fmt: skip
+
+
+def valid_range(check: Check) -> tuple[int, int]:
+    """The instants [start, end) at which `check` is the check to make."""
+    if check.kind is GCRA or check.reset_ms == 0:  # nothing in it depends on time
+        return -(2**62), 2**62
+    return check.reset_ms - check.interval_ms, check.reset_ms
 
 
 def build_checks(
@@ -111,10 +122,13 @@ def build_checks(
 def check_allows(check: Check, state: tuple[int, int], cost: int, now_ms: int) -> bool:
     """The admission formula, identical to the Lua script's."""
     a, b = state
-    if check.kind is Kind.FIXED:
+    kind = check.kind
+    if kind is FIXED:
         return a + cost <= check.limit
-    if check.kind is Kind.SLIDING:
-        return b * check.weight + (a + cost) * check.interval_ms <= check.limit * check.interval_ms
+    if kind is SLIDING:
+        # The previous window's count weighs by how much of it the sliding window still covers.
+        w = check.interval_ms
+        return b * (check.reset_ms - now_ms) + (a + cost) * w <= check.limit * w
     return max(a, now_ms) + cost * check.interval_ms - now_ms <= check.burst * check.interval_ms
 
 
@@ -126,30 +140,34 @@ def read_result(
     # An admitted request passed every check; only a refusal needs the formula again.
     exceeded = False if allowed else not check_allows(check, state, cost, now_ms)
     used = cost if allowed else 0
-    if check.kind is Kind.FIXED:
+    kind = check.kind
+    if kind is FIXED:
         remaining = check.limit - a - used
         reset_ms = check.reset_ms
-        retry = (reset_ms - now_ms) if check.reset_ms else 86_400_000
-    elif check.kind is Kind.SLIDING:
+        retry = (reset_ms - now_ms) if reset_ms else 86_400_000
+    elif kind is SLIDING:
         w = check.interval_ms
-        remaining = (check.limit * w - b * check.weight - (a + used) * w) // w
         reset_ms = check.reset_ms
+        weight = reset_ms - now_ms
+        remaining = (check.limit * w - b * weight - (a + used) * w) // w
         spare = check.limit - a - cost
-        retry = reset_ms - now_ms
+        retry = weight
         if spare >= 0 and b > 0:
-            retry = max(1, check.weight - (spare * w) // b)
+            retry = max(1, weight - (spare * w) // b)
     else:
-        tat = max(a, now_ms) + (used * check.interval_ms)
-        remaining = (check.burst * check.interval_ms - (tat - now_ms)) // check.interval_ms
-        reset_ms = max(tat, now_ms)
-        retry = max(a, now_ms) + cost * check.interval_ms - check.burst * check.interval_ms - now_ms
+        interval = check.interval_ms
+        start = a if a > now_ms else now_ms
+        tat = start + used * interval
+        remaining = (check.burst * interval - (tat - now_ms)) // interval
+        reset_ms = tat
+        retry = start + cost * interval - check.burst * interval - now_ms
     return CheckResult(
-        name=check.name,
-        limit=check.limit,
-        remaining=max(0, remaining),
-        reset_ms=reset_ms,
-        retry_after_ms=max(1, retry),
-        is_quota=check.is_quota,
-        window_seconds=check.window_seconds,
-        exceeded=exceeded,
+        check.name,
+        check.limit,
+        remaining if remaining > 0 else 0,
+        reset_ms,
+        retry if retry > 1 else 1,
+        check.is_quota,
+        check.window_seconds,
+        exceeded,
     )

@@ -64,8 +64,8 @@ class Limiter:
             plan = self._compile(identity, windows, quota, route_windows, route)
         checks = plan.at(now)
         if not checks:
-            return Decision(True, ())
+            return Decision(True, (), checks)
         allowed, states = await self.storage.apply(checks, cost, now)
         pairs = zip(checks, states, strict=True)
-        results = tuple([read_result(c, s, cost, now, allowed) for c, s in pairs])
-        return Decision(allowed, results)
+        results = [read_result(c, s, cost, now, allowed) for c, s in pairs]
+        return Decision(allowed, tuple(results), checks)

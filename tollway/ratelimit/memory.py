@@ -5,14 +5,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from tollway.ratelimit.checks import check_allows
-from tollway.ratelimit.types import Check, Kind
+from tollway.ratelimit.checks import EXPIRY_MARGIN_MS, FIXED, GCRA, SLIDING
+from tollway.ratelimit.types import Check
 
 
 class MemoryStorage:
     """Counters in a dict, expiring by the same clock the checks are evaluated with.
 
-    Atomic without locks: `apply` never awaits, so no other task runs in between.
+    Atomic without locks: `apply` never awaits, so no other task runs in between. The
+    formulas are `checks.check_allows`', written out here because this runs on every request.
     """
 
     name = "memory"
@@ -21,32 +22,19 @@ class MemoryStorage:
         self._values: dict[str, tuple[int, int]] = {}  # key -> (value, expires_at_ms or 0)
         self._expiry: list[tuple[int, str]] = []
 
-    def _get(self, key: str, now_ms: int) -> int:
-        entry = self._values.get(key)
-        if entry is None:
-            return 0
-        value, expires = entry
-        if expires and expires <= now_ms:
-            del self._values[key]
-            return 0
-        return value
-
-    def _set(self, key: str, value: int, ttl_ms: int, now_ms: int, keep_ttl: bool) -> None:
-        old = self._values.get(key)
-        if keep_ttl and old is not None:
-            expires = old[1]
-        else:
-            expires = now_ms + ttl_ms if ttl_ms > 0 else 0
-            if expires:
-                heapq.heappush(self._expiry, (expires, key))
-        self._values[key] = (value, expires)
-
     def _evict(self, now_ms: int) -> None:
+        values = self._values
         while self._expiry and self._expiry[0][0] <= now_ms:
             _, key = heapq.heappop(self._expiry)
-            entry = self._values.get(key)
+            entry = values.get(key)
             if entry is not None and entry[1] and entry[1] <= now_ms:
-                del self._values[key]
+                del values[key]
+
+    def _value(self, key: str, now_ms: int) -> int:
+        entry = self._values.get(key)
+        if entry is None or (entry[1] and entry[1] <= now_ms):
+            return 0
+        return entry[0]
 
     async def apply(
         self, checks: Sequence[Check], cost: int, now_ms: int
@@ -54,24 +42,48 @@ class MemoryStorage:
         """Evaluate every check, consume all when every one allows."""
         if self._expiry and self._expiry[0][0] <= now_ms:
             self._evict(now_ms)
+        value = self._value
         states: list[tuple[int, int]] = []
         allowed = True
         for check in checks:
-            keys = check.keys
-            a = self._get(keys[0], now_ms)
-            b = self._get(keys[1], now_ms) if check.kind is Kind.SLIDING else 0
+            keys, kind = check.keys, check.kind
+            a = value(keys[0], now_ms)
+            if kind is SLIDING:
+                b = value(keys[1], now_ms)
+                w = check.interval_ms
+                if b * (check.reset_ms - now_ms) + (a + cost) * w > check.limit * w:
+                    allowed = False
+            else:
+                b = 0
+                if kind is FIXED:
+                    if a + cost > check.limit:
+                        allowed = False
+                elif (a if a > now_ms else now_ms) + (cost - check.burst) * check.interval_ms > (
+                    now_ms
+                ):
+                    allowed = False
             states.append((a, b))
-            if allowed and not check_allows(check, (a, b), cost, now_ms):
-                allowed = False
         if allowed:
             for check, (a, _) in zip(checks, states, strict=True):
-                if check.kind is Kind.GCRA:
-                    tat = max(a, now_ms) + cost * check.interval_ms
-                    self._set(check.keys[0], tat, check.ttl_ms, now_ms, keep_ttl=False)
-                else:
-                    fresh = check.keys[0] not in self._values
-                    self._set(check.keys[0], a + cost, check.ttl_ms, now_ms, keep_ttl=not fresh)
+                self._consume(check, a, cost, now_ms)
         return allowed, states
+
+    def _consume(self, check: Check, before: int, cost: int, now_ms: int) -> None:
+        key = check.keys[0]
+        if check.kind is GCRA:
+            tat = (before if before > now_ms else now_ms) + cost * check.interval_ms
+            expires = tat + EXPIRY_MARGIN_MS
+            value = tat
+        else:
+            expires = check.expire_at_ms
+            value = before + cost
+            old = self._values.get(key)
+            if old is not None and old[1] == expires:  # counting on: the expiry is scheduled
+                self._values[key] = (value, expires)
+                return
+        self._values[key] = (value, expires)
+        if expires:
+            heapq.heappush(self._expiry, (expires, key))
 
     async def reset(self) -> None:
         """Forget every counter."""

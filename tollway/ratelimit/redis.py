@@ -36,14 +36,15 @@ class RedisStorage:
         arg_parts: list[bytes] = [bulk(now_ms), bulk(cost), bulk(len(checks))]
         for c in checks:
             wire_keys, wire_args = c.wire_keys, c.wire_args
-            if wire_keys is None or wire_args is None:  # once per window; copies carry them
+            if wire_keys is None or wire_args is None:  # once per check: it serves a window
                 wire_keys = c.wire_keys = b"".join([bulk(k) for k in c.keys])
                 wire_args = c.wire_args = b"".join(
-                    [bulk(c.kind.value), bulk(c.limit), bulk(c.interval_ms), bulk(c.burst)]
-                )
+                    [bulk(c.kind.value), bulk(c.limit), bulk(c.interval_ms), bulk(c.burst),
+                     bulk(c.reset_ms), bulk(c.expire_at_ms)]
+                )  # fmt: skip
             key_parts.append(wire_keys)
             key_count += len(c.keys)
-            arg_parts += [wire_args, bulk(c.weight), bulk(c.ttl_ms)]
+            arg_parts.append(wire_args)
         body = b"".join([bulk(key_count), *key_parts, *arg_parts])
         reply = await self._pipe.evalsha_encoded(1 + key_count + 3 + 6 * len(checks), body)
         values = [int(v) for v in reply]

@@ -55,14 +55,16 @@ class Kind(StrEnum):
     GCRA = "g"
 
 
-# Check and CheckResult are built on every request: plain slotted classes construct several
-# times faster than frozen dataclasses. Treat them as immutable all the same.
+# Check and CheckResult are built often: plain slotted classes construct several times faster
+# than frozen dataclasses. Treat them as immutable all the same.
 @dataclass(slots=True)
 class Check:
-    """One counter to test and consume, fully resolved for `now`.
+    """One counter to test and consume. Nothing in it depends on the instant within its window
+    (or quota period), so one Check serves every request until the window rolls over.
 
     `interval_ms` is the window length (FIXED, SLIDING) or the GCRA emission interval.
-    `weight` (SLIDING) is the part of the previous window still inside the sliding window.
+    `expire_at_ms` is when the counter may be forgotten (FIXED, SLIDING; 0: never); a GCRA
+    value is kept until its theoretical arrival time has passed.
     """
 
     name: str
@@ -71,31 +73,13 @@ class Check:
     limit: int
     interval_ms: int
     burst: int
-    weight: int
     reset_ms: int
-    ttl_ms: int
+    expire_at_ms: int
     is_quota: bool
     window_seconds: int
-    # The Redis backend's encoding of `keys` and of kind, limit, interval and burst (RESP
-    # bulk strings), kept across copies.
+    # The Redis backend's RESP encoding of `keys` and of the per-check arguments, made once.
     wire_keys: bytes | None = field(default=None, compare=False, repr=False)
     wire_args: bytes | None = field(default=None, compare=False, repr=False)
-
-    def with_weight(self, weight: int) -> Check:
-        """A copy at another instant of the same sliding window."""
-        return Check(
-            self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst, weight,
-            self.reset_ms, self.ttl_ms, self.is_quota, self.window_seconds, self.wire_keys,
-            self.wire_args,
-        )  # fmt: skip
-
-    def with_ttl(self, ttl_ms: int) -> Check:
-        """A copy with another expiry (calendar quotas, as time passes in their period)."""
-        return Check(
-            self.name, self.kind, self.keys, self.limit, self.interval_ms, self.burst,
-            self.weight, self.reset_ms, ttl_ms, self.is_quota, self.window_seconds,
-            self.wire_keys, self.wire_args,
-        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -112,12 +96,15 @@ class CheckResult:
     exceeded: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """Allowed or not, and every check's state (for headers)."""
 
     allowed: bool
     results: tuple[CheckResult, ...]
+    # The checks the results were read from: the same tuple for every decision until a window
+    # rolls over, so what depends only on the configuration (RateLimit-Policy) can be cached.
+    checks: tuple[Check, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def quota_exceeded(self) -> bool:

@@ -2,13 +2,16 @@
 -- KEYS: the keys of every check in order (a SLIDING check has two: current, previous).
 -- ARGV[1] now_ms, ARGV[2] cost, ARGV[3] number of checks, then six values per check:
 --   kind ("f" fixed counter, "s" sliding window, "g" GCRA), limit, interval_ms, burst,
---   weight (sliding), ttl_ms (0 = no expiry).
+--   reset_ms (when the window ends), expire_at_ms (when its counter may go; 0 = never).
+-- Times are the caller's clock; expiries are set relative to it (PEXPIRE), so a Redis server
+-- whose clock differs keeps counters exactly as long as the caller needs them.
 -- Returns {allowed, a1, b1, a2, b2, ...}: allowed is 1 or 0, (a, b) each check's state
 -- before the request: (count, 0), (current, previous) or (tat, 0).
 -- The formulas are those of tollway/ratelimit/checks.py:check_allows.
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
+local margin = 1000
 local state_a, state_b, first_key = {}, {}, {}
 local allowed = 1
 local k = 1
@@ -18,7 +21,7 @@ for i = 1, n do
   local limit = tonumber(ARGV[base + 2])
   local interval = tonumber(ARGV[base + 3])
   local burst = tonumber(ARGV[base + 4])
-  local weight = tonumber(ARGV[base + 5])
+  local reset = tonumber(ARGV[base + 5])
   first_key[i] = k
   local a = tonumber(redis.call("GET", KEYS[k]) or "0")
   local b = 0
@@ -26,7 +29,7 @@ for i = 1, n do
   if kind == "s" then
     b = tonumber(redis.call("GET", KEYS[k]) or "0")
     k = k + 1
-    if b * weight + (a + cost) * interval > limit * interval then allowed = 0 end
+    if b * (reset - now) + (a + cost) * interval > limit * interval then allowed = 0 end
   elseif kind == "g" then
     if math.max(a, now) + cost * interval - now > burst * interval then allowed = 0 end
   else
@@ -39,13 +42,14 @@ if allowed == 1 then
     local base = 3 + (i - 1) * 6
     local kind = ARGV[base + 1]
     local interval = tonumber(ARGV[base + 3])
-    local ttl = tonumber(ARGV[base + 6])
+    local expire_at = tonumber(ARGV[base + 6])
     local key = KEYS[first_key[i]]
     if kind == "g" then
-      redis.call("SET", key, string.format("%d", math.max(state_a[i], now) + cost * interval), "PX", ttl)
+      local tat = math.max(state_a[i], now) + cost * interval
+      redis.call("SET", key, string.format("%d", tat), "PX", tat - now + margin)
     else
       local value = redis.call("INCRBY", key, cost)
-      if ttl > 0 and value == cost then redis.call("PEXPIRE", key, ttl) end
+      if expire_at > 0 and value == cost then redis.call("PEXPIRE", key, expire_at - now) end
     end
   end
 end
