@@ -1,4 +1,5 @@
-"""Property: the Redis script and the in-memory backend make identical decisions."""
+"""Property: the Redis script and the in-memory backend make identical decisions, with and
+without units reserved ahead (large limits leave room for reservations, small ones none)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tollway.ratelimit.redis import RedisStorage
 windows = st.lists(
     st.builds(
         Window,
-        limit=st.integers(1, 20),
+        limit=st.one_of(st.integers(1, 20), st.integers(1000, 5000)),
         seconds=st.sampled_from([1, 2, 5, 60]),
         algorithm=st.sampled_from(list(Algorithm)),
         burst=st.one_of(st.none(), st.integers(1, 20)),
@@ -29,7 +30,7 @@ quotas = st.one_of(
     st.none(),
     st.builds(
         Quota,
-        limit=st.integers(1, 30),
+        limit=st.one_of(st.integers(1, 30), st.integers(1000, 5000)),
         period=st.sampled_from([QuotaPeriod.DAY, QuotaPeriod.TOTAL]),
     ),
 )
@@ -43,13 +44,20 @@ steps = st.lists(
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(windows=windows, quota=quotas, steps=steps, start=st.integers(0, 10**9))
+@given(
+    windows=windows,
+    quota=quotas,
+    steps=steps,
+    start=st.integers(0, 10**9),
+    reserve=st.sampled_from([0, 16, 64]),
+)
 def test_backends_agree(
     redis_server: RedisServer,
     windows: list[Window],
     quota: Quota | None,
     steps: list[tuple[int, int]],
     start: int,
+    reserve: int,
 ) -> None:
     import asyncio
 
@@ -58,7 +66,8 @@ def test_backends_agree(
         store = RedisStorage(client)
         try:
             clock = FakeClock(1_800_000_000_000 + start)
-            memory, remote = Limiter(MemoryStorage(), clock), Limiter(store, clock)
+            memory = Limiter(MemoryStorage(), clock, reserve_units=reserve)
+            remote = Limiter(store, clock, reserve_units=reserve)
             who = uuid.uuid4().hex
             for advance, cost in steps:
                 clock.advance(advance)

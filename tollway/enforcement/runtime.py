@@ -58,8 +58,12 @@ class EnforcementRuntime:
         self.storage = storage = make_limit_storage(settings, self.redis)
         self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
         self.adjustments = AdjustmentTable()
+        reserve = settings.ratelimit_reserve_units if self.redis is not None else 0
         self.verifier = Verifier(
-            self.cache, Limiter(storage), RouteTable(self.code_routes), self.adjustments
+            self.cache,
+            Limiter(storage, reserve_units=reserve),
+            RouteTable(self.code_routes),
+            self.adjustments,
         )
         self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []

@@ -14,9 +14,14 @@ class LimitStorage(Protocol):
     name: str
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int
-    ) -> tuple[bool, list[tuple[int, int]]]:
-        """(allowed, each check's state before the request)."""
+        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
+    ) -> tuple[bool, int, list[tuple[int, int]]]:
+        """(allowed, units reserved ahead, each check's state before the request).
+
+        An admitted request may also reserve up to `reserve` more units, consumed now, for the
+        caller to admit later requests with locally (see `Limiter`); how many it gets depends
+        on the room every check has left (`checks.RESERVE_SHARE`, `RESERVE_MIN_ROOM`).
+        """
         ...
 
     async def reset(self) -> None:

@@ -30,6 +30,11 @@ def _key(identity: str, *parts: object) -> str:
 FIXED, SLIDING, GCRA = Kind.FIXED, Kind.SLIDING, Kind.GCRA  # plain names: enum lookups cost
 EXPIRY_MARGIN_MS = 1000
 """Counters outlive the instant they stop counting by this much (clock skew, slow requests)."""
+RESERVE_SHARE = 32
+"""A reservation ahead takes at most this fraction (1/n) of the room a check has left..."""
+RESERVE_MIN_ROOM = 1024
+"""...and only from a check with at least this much room, so that a window near its limit is
+counted request by request and no instance holds units another one is refused for."""
 
 
 def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -> Check:

@@ -49,18 +49,18 @@ class FailoverStorage:
         return self._down_until > time.monotonic()
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int
-    ) -> tuple[bool, list[tuple[int, int]]]:
+        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
+    ) -> tuple[bool, int, list[tuple[int, int]]]:
         """Primary when up; otherwise the failure mode decides."""
         if not self.degraded:
             try:
-                return await self.primary.apply(checks, cost, now_ms)
+                return await self.primary.apply(checks, cost, now_ms, reserve)
             except UNAVAILABLE as exc:
                 logger.warning("rate-limit storage unreachable (%s); failing %s", exc, self.mode)
                 self._down_until = time.monotonic() + self._retry_seconds
         if self.mode is FailureMode.CLOSED:
             raise LimiterUnavailable("rate-limit storage unreachable")
-        return await self.fallback.apply(checks, cost, now_ms)
+        return await self.fallback.apply(checks, cost, now_ms, reserve)
 
     async def reset(self) -> None:
         """Reset both."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.checks import read_result
 from tollway.ratelimit.plan import CheckPlan
-from tollway.ratelimit.types import Decision, Quota, Window
+from tollway.ratelimit.reservation import Reservation
+from tollway.ratelimit.types import Check, Decision, Quota, Window
 
 MAX_PLANS = 100_000
+MAX_RESERVE = 100_000
 
 
 def wall_clock_ms() -> int:
@@ -21,9 +24,18 @@ def wall_clock_ms() -> int:
 class Limiter:
     """Checks and consumes every window and the quota of one request together."""
 
-    def __init__(self, storage: LimitStorage, clock: Callable[[], int] = wall_clock_ms) -> None:
+    def __init__(
+        self,
+        storage: LimitStorage,
+        clock: Callable[[], int] = wall_clock_ms,
+        reserve_units: int = 0,
+    ) -> None:
+        """`reserve_units`: how many units ahead an admitted request may reserve for this
+        instance to admit later requests with, without asking the storage (see
+        `reservation.py`); 0 asks the storage on every request."""
         self.storage = storage
         self._clock = clock
+        self.reserve_units = reserve_units
         self._plans: dict[tuple[str, str], CheckPlan] = {}
 
     def _compile(
@@ -65,7 +77,50 @@ class Limiter:
         checks = plan.at(now)
         if not checks:
             return Decision(True, (), checks)
-        allowed, states = await self.storage.apply(checks, cost, now)
+        if self.reserve_units:
+            return await self._hit_reserving(plan, checks, cost, now)
+        allowed, _, states = await self.storage.apply(checks, cost, now)
+        pairs = zip(checks, states, strict=True)
+        results = [read_result(c, s, cost, now, allowed) for c, s in pairs]
+        return Decision(allowed, tuple(results), checks)
+
+    async def _hit_reserving(
+        self, plan: CheckPlan, checks: tuple[Check, ...], cost: int, now: int
+    ) -> Decision:
+        """`hit` with units reserved ahead: admit from the reservation when it covers the
+        request; while a request is fetching more, wait for it rather than ask as well."""
+        held = plan.reservation
+        if held is None or held.checks is not checks:
+            held = plan.reservation = Reservation(checks)
+        while not held.covers(cost, now):
+            if held.refill is None or not held.granting:
+                break
+            held.waiting += cost
+            try:
+                await asyncio.wait((held.refill,))  # not cancelled with this request
+            finally:
+                held.waiting -= cost
+        else:
+            return held.admit(cost, now)
+        # Ask for enough to cover the requests waiting, too.
+        ask = min(self.reserve_units + held.waiting, MAX_RESERVE) if held.refill is None else 0
+        if ask:
+            held.refill = asyncio.get_running_loop().create_future()
+        try:
+            allowed, reserved, states = await self.storage.apply(checks, cost, now, ask)
+        finally:
+            if ask:
+                refill, held.refill = held.refill, None
+                if refill is not None:
+                    refill.set_result(None)
+        if ask:
+            held.granting = reserved > 0
+        if reserved:
+            held.add(reserved, cost, states, now)
+        elif not allowed and held.covers(cost, now):
+            # Refused by the storage, but units reserved by a request answered meanwhile
+            # (already counted there) cover it.
+            return held.admit(cost, now)
         pairs = zip(checks, states, strict=True)
         results = [read_result(c, s, cost, now, allowed) for c, s in pairs]
         return Decision(allowed, tuple(results), checks)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from tollway.ratelimit.checks import EXPIRY_MARGIN_MS, FIXED, GCRA, SLIDING
+from tollway.ratelimit.checks import (
+    EXPIRY_MARGIN_MS,
+    FIXED,
+    GCRA,
+    RESERVE_MIN_ROOM,
+    RESERVE_SHARE,
+    SLIDING,
+)
 from tollway.ratelimit.types import Check
 
 
@@ -13,7 +20,9 @@ class MemoryStorage:
     """Counters in a dict, expiring by the same clock the checks are evaluated with.
 
     Atomic without locks: `apply` never awaits, so no other task runs in between. The
-    formulas are `checks.check_allows`', written out here because this runs on every request.
+    formulas are `lua/limits.lua`'s (`room` is what a check has left beyond this request;
+    `checks.check_allows` is the same test), written out here because this runs on every
+    request.
     """
 
     name = "memory"
@@ -37,9 +46,9 @@ class MemoryStorage:
         return entry[0]
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int
-    ) -> tuple[bool, list[tuple[int, int]]]:
-        """Evaluate every check, consume all when every one allows."""
+        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
+    ) -> tuple[bool, int, list[tuple[int, int]]]:
+        """Evaluate every check, consume all when every one allows (see `LimitStorage`)."""
         if self._expiry and self._expiry[0][0] <= now_ms:
             self._evict(now_ms)
         value = self._value
@@ -48,25 +57,30 @@ class MemoryStorage:
         for check in checks:
             keys, kind = check.keys, check.kind
             a = value(keys[0], now_ms)
+            b = 0
             if kind is SLIDING:
                 b = value(keys[1], now_ms)
                 w = check.interval_ms
-                if b * (check.reset_ms - now_ms) + (a + cost) * w > check.limit * w:
-                    allowed = False
+                room = (check.limit * w - b * (check.reset_ms - now_ms) - (a + cost) * w) // w
+            elif kind is FIXED:
+                room = check.limit - a - cost
             else:
-                b = 0
-                if kind is FIXED:
-                    if a + cost > check.limit:
-                        allowed = False
-                elif (a if a > now_ms else now_ms) + (cost - check.burst) * check.interval_ms > (
-                    now_ms
-                ):
-                    allowed = False
+                interval = check.interval_ms
+                late = a - now_ms if a > now_ms else 0
+                room = (check.burst * interval - late - cost * interval) // interval
+            if room < 0:
+                allowed = False
+            if reserve:
+                ahead = room // RESERVE_SHARE if room >= RESERVE_MIN_ROOM else 0
+                if ahead < reserve:
+                    reserve = ahead
             states.append((a, b))
-        if allowed:
-            for check, (a, _) in zip(checks, states, strict=True):
-                self._consume(check, a, cost, now_ms)
-        return allowed, states
+        if not allowed:
+            return False, 0, states
+        units = cost + reserve
+        for check, (a, _) in zip(checks, states, strict=True):
+            self._consume(check, a, units, now_ms)
+        return True, reserve, states
 
     def _consume(self, check: Check, before: int, cost: int, now_ms: int) -> None:
         key = check.keys[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tollway.ratelimit.checks import build_checks, valid_range
+from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Quota, Window
 
 NEVER = 2**62
@@ -20,8 +21,8 @@ class CheckPlan:
     """Every check of one identity's configuration, ready for any instant."""
 
     __slots__ = (
-        "_identity", "_route", "checks", "quota", "route_windows", "valid_from", "valid_until",
-        "windows",
+        "_identity", "_route", "checks", "quota", "reservation", "route_windows", "valid_from",
+        "valid_until", "windows",
     )  # fmt: skip
 
     def __init__(
@@ -39,13 +40,17 @@ class CheckPlan:
         self.route_windows = tuple(route_windows)
         self.checks: tuple[Check, ...] = ()
         self.valid_from, self.valid_until = NEVER, -NEVER  # nothing compiled yet
+        self.reservation: Reservation | None = None  # units held ahead (`Limiter`)
 
     def matches(
         self, windows: Sequence[Window], quota: Quota | None, route_windows: Sequence[Window]
     ) -> bool:
         """True when this plan was compiled for this configuration."""
+        # Tuples on the hot path; a list (from a caller) compares equal only as a tuple.
         return (
-            self.windows == windows and self.quota == quota and self.route_windows == route_windows
+            (self.windows == windows or self.windows == tuple(windows))
+            and self.quota == quota
+            and (self.route_windows == route_windows or self.route_windows == tuple(route_windows))
         )
 
     def at(self, now_ms: int) -> tuple[Check, ...]:

@@ -10,10 +10,12 @@ from importlib import resources
 
 from redis.asyncio import Redis
 
+from tollway.ratelimit.checks import RESERVE_MIN_ROOM, RESERVE_SHARE
 from tollway.ratelimit.pipe import ScriptPipe, bulk
 from tollway.ratelimit.types import Check
 
 LUA_SOURCE = resources.files("tollway.ratelimit").joinpath("lua/limits.lua").read_text()
+RESERVE_ARGS = bulk(RESERVE_SHARE) + bulk(RESERVE_MIN_ROOM)
 
 
 class RedisStorage:
@@ -28,12 +30,18 @@ class RedisStorage:
         )
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int
-    ) -> tuple[bool, list[tuple[int, int]]]:
-        """One round trip: the script tests and consumes every check."""
+        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
+    ) -> tuple[bool, int, list[tuple[int, int]]]:
+        """One round trip: the script tests and consumes every check (see `LimitStorage`)."""
         key_count = 0
         key_parts: list[bytes] = []
-        arg_parts: list[bytes] = [bulk(now_ms), bulk(cost), bulk(len(checks))]
+        arg_parts: list[bytes] = [
+            bulk(now_ms),
+            bulk(cost),
+            bulk(len(checks)),
+            bulk(reserve),
+            RESERVE_ARGS,
+        ]
         for c in checks:
             wire_keys, wire_args = c.wire_keys, c.wire_args
             if wire_keys is None or wire_args is None:  # once per check: it serves a window
@@ -46,10 +54,10 @@ class RedisStorage:
             key_count += len(c.keys)
             arg_parts.append(wire_args)
         body = b"".join([bulk(key_count), *key_parts, *arg_parts])
-        reply = await self._pipe.evalsha_encoded(1 + key_count + 3 + 6 * len(checks), body)
+        reply = await self._pipe.evalsha_encoded(1 + key_count + 6 + 6 * len(checks), body)
         values = [int(v) for v in reply]
-        states = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(checks))]
-        return values[0] == 1, states
+        states = [(values[2 + 2 * i], values[3 + 2 * i]) for i in range(len(checks))]
+        return values[0] == 1, values[1], states
 
     async def reset(self) -> None:
         """Delete every Tollway counter (SCAN, never KEYS)."""
