@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     usage_day_retention_days: int | None = Field(default=None, ge=1)
     """Day rollups are kept forever unless this is set."""
     usage_anonymize_ips: bool = False
+    usage_writer: Literal["inline", "process"] = "inline"
+    """Who writes usage events: the serving event loop itself (`inline`), or a child process
+    of each serving process (`process`: the database writes leave the event loop, which
+    raises throughput where a core is free for the child, at some cost in tail latency where
+    cores are scarce; see README "Enforcement")."""
     """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network."""
     rollup_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
     budget_interval_seconds: float = Field(default=30.0, gt=0, le=86400)

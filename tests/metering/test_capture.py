@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import GraphQL
+import asyncio
+
+from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import CLIENT_IP, Protected
 from tests.keyhelpers import create_key
 from tollway.enforcement import RouteRule
@@ -68,3 +70,20 @@ async def test_the_apps_route_template_is_used(gql: GraphQL, protected: Protecte
         (event,) = await stored(middleware.runtime.usage, key_id=key["id"])
     assert event.path == "/orders/991"
     assert event.route == "/{path:path}"  # the downstream Starlette route, bounded
+
+
+async def test_a_usage_writer_process_stores_the_same_events(
+    gql: GraphQL, protected: Protected, server: LiveServer
+) -> None:
+    secret, key = await create_key(gql, await gql.create_tenant())
+    settings = server.settings.model_copy(update={"usage_writer": "process"})
+    async with protected(settings=settings) as (client, middleware):
+        writer = middleware.runtime.usage
+        for number in range(5):
+            await client.get(f"/items/{number}", headers={"X-API-Key": secret})
+        async with asyncio.timeout(30):  # the child starts in the background
+            while writer.process_id is None:  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+        await client.get("/items/5", headers={"X-API-Key": secret})
+        events = await stored(writer, key_id=key["id"])  # type: ignore[arg-type]
+    assert [e.path for e in events] == [f"/items/{n}" for n in range(6)]

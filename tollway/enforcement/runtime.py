@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from redis.asyncio import Redis
 
@@ -23,6 +23,8 @@ from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import LiveMetricsPublisher
+from tollway.metering.records import UsageRecord
+from tollway.metering.usage_process import UsageProcessWriter
 from tollway.metering.writer import UsageWriter
 from tollway.models import SecurityEvent
 from tollway.ratelimit import Limiter, MemoryStorage
@@ -48,6 +50,20 @@ def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
     return FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
 
 
+def make_usage_writer(
+    settings: Settings, observer: Callable[[Sequence[UsageRecord]], None]
+) -> UsageWriter | UsageProcessWriter:
+    """The usage writer the settings ask for."""
+    if settings.usage_writer == "process":
+        return UsageProcessWriter(settings, observer=observer)
+    writer = UsageWriter(
+        UsageJournal(settings.state_dir / "usage-journal"),
+        anonymize_ips=settings.usage_anonymize_ips,
+    )
+    writer.observer = observer
+    return writer
+
+
 class EnforcementRuntime:
     """Process-wide state of one middleware instance."""
 
@@ -68,12 +84,8 @@ class EnforcementRuntime:
         self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []
         self.activity = ActivityRecorder(self._publish_security_events)
-        self.usage = UsageWriter(
-            UsageJournal(settings.state_dir / "usage-journal"),
-            anonymize_ips=settings.usage_anonymize_ips,
-        )
         self.bus = EventBus(settings.broadcast_url)
-        self.usage.observer = LiveMetricsPublisher(self.bus).observe
+        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus).observe)
         self.started = False
         self._stopping = False
         self._lock = asyncio.Lock()

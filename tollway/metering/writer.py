@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from tollway.metering.journal import UsageJournal
-from tollway.metering.records import UsageRecord, assign_ids
+from tollway.metering.records import UsageRecord, assign_ids, in_slices
 from tollway.metering.retention import anonymize_ip
 from tollway.metering.sink import write_usage
 
@@ -24,7 +24,46 @@ Sink = Callable[[Sequence[UsageRecord], bool], Awaitable[int]]
 """Writes a batch; the flag says it is a replay (it may have been stored already)."""
 
 
-class UsageWriter:
+async def observe(
+    observer: Callable[[Sequence[UsageRecord]], None] | None, batch: Sequence[UsageRecord]
+) -> None:
+    """Show `observer` a batch slice by slice (a second's traffic at once would hold the
+    event loop for milliseconds); its failures are logged, never raised."""
+    if observer is None:
+        return
+    async for part in in_slices(batch):
+        try:
+            observer(part)
+        except Exception:
+            logger.exception("usage observer failed")
+
+
+class FlushLoop:
+    """`flush()` every `_interval` seconds, or as soon as `_wake` is set, until `_closing`."""
+
+    _interval: float
+    _wake: asyncio.Event
+    _closing: bool
+
+    async def flush(self) -> None:
+        """Write what is buffered."""
+        raise NotImplementedError
+
+    async def _flush_loop(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("usage flush failed")
+
+
+class UsageWriter(FlushLoop):
     """Bounded buffer, batch writer, journal spill and replay."""
 
     def __init__(
@@ -37,13 +76,17 @@ class UsageWriter:
         max_buffered: int = 100_000,
         anonymize_ips: bool = False,
         observer: Callable[[Sequence[UsageRecord]], None] | None = None,
+        new_ids: bool = False,
     ) -> None:
+        """`new_ids`: events given to `add` with ids already set are first attempts (their
+        producer named them), not replays."""
         self.journal = journal
         self._sink = sink
         self._interval = interval
         self._batch_size = batch_size
         self._max_buffered = max_buffered
         self._anonymize_ips = anonymize_ips
+        self._new_ids = new_ids
         self.observer = observer
         """Called with each fresh batch as it is flushed (live metrics); never with replays."""
         self._buffer: list[UsageRecord] = []
@@ -64,9 +107,14 @@ class UsageWriter:
                 # The writer is stuck (database slow or down): keep memory bounded by spilling
                 # in the background; the request path never touches the disk.
                 self._buffer = []
-                task = asyncio.get_running_loop().create_task(self._spill(buffer))
-                self._spilling.add(task)
-                task.add_done_callback(self._spilling.discard)
+                self.spill_later(buffer)
+
+    def spill_later(self, records: list[UsageRecord]) -> None:
+        """Put `records` in the journal from a background task (replayed by the next flush
+        of any writer sharing the journal)."""
+        task = asyncio.get_running_loop().create_task(self._spill(records))
+        self._spilling.add(task)
+        task.add_done_callback(self._spilling.discard)
 
     async def _spill(self, records: list[UsageRecord]) -> None:
         """Into the journal, from a thread (ids first, so that a replay carries them)."""
@@ -82,17 +130,7 @@ class UsageWriter:
     async def run(self) -> None:
         """Flush every `interval` seconds, or as soon as a batch is full, until `close()`."""
         self._closing = False
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self._closing:
-                return
-            try:
-                await self.flush()
-            except Exception:
-                logger.exception("usage flush failed")
+        await self._flush_loop()
 
     async def flush(self) -> None:
         """Write what is buffered (spilling it on failure), then replay the journal."""
@@ -102,11 +140,7 @@ class UsageWriter:
             while self._buffer:
                 batch = self._buffer[: self._batch_size]
                 del self._buffer[: self._batch_size]
-                if self.observer is not None:
-                    try:
-                        self.observer(batch)
-                    except Exception:
-                        logger.exception("usage observer failed")
+                await observe(self.observer, batch)
                 if not await self._write(batch):  # every record of `batch` has its id now
                     rest, self._buffer = self._buffer, []
                     await self._spill(batch + rest)
@@ -114,7 +148,7 @@ class UsageWriter:
             await self._replay()
 
     async def _write(self, batch: Sequence[UsageRecord], replay: bool = False) -> bool:
-        fresh = all(record.event_id is None for record in batch)
+        fresh = self._new_ids or all(record.event_id is None for record in batch)
         await assign_ids(batch)
         if self._anonymize_ips:
             for record in batch:

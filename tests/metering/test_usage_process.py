@@ -1,0 +1,64 @@
+"""Usage written by a child process: everything arrives once, even when the child dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+
+from tests.conftest import LiveServer
+from tests.metering.test_writer import count, records
+from tollway.metering.records import UsageRecord
+from tollway.metering.usage_process import UsageProcessWriter
+from tollway.models import UsageEvent
+
+
+async def test_the_child_writes_what_the_request_path_buffers(server: LiveServer) -> None:
+    seen: list[UsageRecord] = []
+    writer = UsageProcessWriter(server.settings, observer=seen.extend)
+    await writer.start()
+    try:
+        assert writer.process_id is not None and writer.process_id != os.getpid()
+        marker = uuid.uuid4().hex
+        for record in records(1200, marker):
+            writer.add(record)
+        await writer.flush()
+        assert await count(marker) == 1200
+        assert len(seen) == 1200  # live metrics saw every event on the serving side
+        stored = await UsageEvent.filter(path=f"/{marker}/1").get()
+        assert stored.route == "/r/{id}" and str(stored.cost) == "0.000125"
+        assert stored.client_ip == "198.51.100.1" and stored.latency_ms == 1.5
+    finally:
+        await writer.close()
+
+
+async def test_close_writes_everything_and_ends_the_child(server: LiveServer) -> None:
+    writer = UsageProcessWriter(server.settings)
+    await writer.start()
+    pid = writer.process_id
+    marker = uuid.uuid4().hex
+    for record in records(300, marker):
+        writer.add(record)
+    await writer.close()
+    assert await count(marker) == 300
+    assert pid is not None and writer.process_id is None
+
+
+async def test_a_dead_child_loses_nothing_and_duplicates_nothing(server: LiveServer) -> None:
+    writer = UsageProcessWriter(server.settings)
+    await writer.start()
+    try:
+        marker = uuid.uuid4().hex
+        batch = records(400, marker)
+        for record in batch[:200]:
+            writer.add(record)
+        await writer.flush()
+        assert writer.process_id is not None
+        os.kill(writer.process_id, signal.SIGKILL)
+        for record in batch[200:]:
+            writer.add(record)
+        await writer.flush()  # written in this process now
+        assert writer.process_id is None
+        assert await count(marker) == 400
+    finally:
+        await writer.close()
