@@ -53,25 +53,17 @@ class UsageCapture:
         key = self.key
         route = self.route or _app_route(scope)
         agent = self.agent
+        # Positional: keywords cost a microsecond more on every request. `UsageRecord` order.
         return UsageRecord(
-            event_id=None,
-            at=datetime.now(UTC),
-            tenant_id=key.tenant_id if key else None,
-            key_id=key.key_id if key else None,
-            method=self.method,
-            route=route,
-            path=self.path[:MAX_PATH],
-            status=status,
-            error_code=error_code,
-            latency_ms=(time.perf_counter() - self.started) * 1000,
-            request_bytes=self.request_bytes,
-            response_bytes=response_bytes,
-            client_ip=self.client_ip,
-            user_agent=agent[:MAX_AGENT] if agent else None,
-            api_version=None,
-            cost_units=self.cost,
-            units=self.cost,  # own-API usage is billed by route weight
-        )
+            None, datetime.now(UTC), key.tenant_id if key else None, key.key_id if key else None,
+            self.method, route, self.path[:MAX_PATH], status, error_code,
+            (time.perf_counter() - self.started) * 1000, self.request_bytes, response_bytes,
+            self.client_ip, agent[:MAX_AGENT] if agent else None,
+            None,  # api_version
+            self.cost,  # cost_units
+            None,  # service
+            self.cost,  # units: own-API usage is billed by route weight
+        )  # fmt: skip
 
 
 def _app_route(scope: dict[str, Any]) -> str:

@@ -71,7 +71,11 @@ class EnforcementMiddleware:
                 agent = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 request_bytes = int(value)
-        client_ip = self._client_ip(scope, forwarded)
+        if forwarded is None or not self._trusted:  # the usual case: the peer is the client
+            client = scope.get("client")
+            client_ip = client[0] if client else None
+        else:
+            client_ip = self._client_ip(scope, forwarded)
         method, path = scope["method"], scope["path"]
         verdict = await runtime.verifier.verify(
             secret, method=method, path=path, client_ip=client_ip, origin=origin

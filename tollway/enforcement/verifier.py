@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass
 
 from tollway.adjustments.rules import PUBLIC, AdjustmentTable, Subject
 from tollway.enforcement.problems import DenialCode
@@ -21,16 +20,30 @@ logger = logging.getLogger(__name__)
 KNOWN_PREFIXES = tuple(PREFIXES.values())
 
 
-@dataclass(frozen=True, slots=True)
 class Verdict:
-    """Allowed (code None) or the denial, with the key and limit state when known."""
+    """Allowed (code None) or the denial, with the key and limit state when known.
 
-    code: DenialCode | None
-    detail: str
-    record: KeyRecord | None = None
-    decision: Decision | None = None
-    rule: RouteRule | None = None
-    now_ms: int = 0  # the one clock reading the whole verdict was made at
+    A plain slotted class, built once per request: it constructs several times faster than a
+    frozen dataclass. Treat it as immutable all the same.
+    """
+
+    __slots__ = ("code", "decision", "detail", "now_ms", "record", "rule")
+
+    def __init__(
+        self,
+        code: DenialCode | None,
+        detail: str,
+        record: KeyRecord | None = None,
+        decision: Decision | None = None,
+        rule: RouteRule | None = None,
+        now_ms: int = 0,
+    ) -> None:
+        self.code = code
+        self.detail = detail
+        self.record = record
+        self.decision = decision
+        self.rule = rule
+        self.now_ms = now_ms  # the one clock reading the whole verdict was made at
 
     @property
     def allowed(self) -> bool:
@@ -114,6 +127,15 @@ class Verifier:
         denial = self._policy(record, rule, client_ip, origin, now)
         if denial is not None:
             return denial
+        if rule is None:  # the usual case, written out: this runs on every request
+            units = 1 if cost is None else cost
+            if self.adjustments:
+                windows, _ = self._windows(record, record.windows, (), now)
+            else:
+                windows = record.windows
+            return await self._hit(
+                record.key_id, windows, record.quota, units, (), None, record, now
+            )
         return await self._limit(record, rule, cost, now)
 
     def _policy(
