@@ -126,12 +126,16 @@ async def test_quota_exceeded_and_rejections_consume_nothing(
 
 
 async def test_ip_and_origin_policies(gql: GraphQL, protected: Protected) -> None:
-    secret, _ = await create_key(
+    secret, key = await create_key(
         gql, await gql.create_tenant(), allowedIps=["10.0.0.0/8", "2001:db8::/32"],
         allowedOrigins=["https://app.example"],
     )  # fmt: skip
-    async with protected(ip="203.0.113.7") as (client, _):
+    async with protected(ip="203.0.113.7") as (client, middleware):
         assert_problem(await client.get("/x", headers={"X-API-Key": secret}), 403, "IP_NOT_ALLOWED")
+        await middleware.runtime.activity.flush()
+    # The security event names the key tried from the foreign network.
+    (event,) = await SecurityEvent.filter(key_id=key["id"], reason="IP_NOT_ALLOWED")
+    assert event.client_ip == "203.0.113.7" and event.key_prefix == key["prefix"]
     async with protected(ip="10.1.2.3") as (client, _):
         assert (await client.get("/x", headers={"X-API-Key": secret})).status_code == 200
         ok = await client.get("/x", headers={"X-API-Key": secret, "Origin": "HTTPS://APP.EXAMPLE"})

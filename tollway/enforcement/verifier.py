@@ -156,7 +156,7 @@ class Verifier:
             return _deny(DenialCode.API_KEY_INVALID, "this secret was rotated out", rule, record)
         if not _ip_allowed(record, client_ip):
             detail = f"requests from {client_ip} are not allowed"
-            return _deny(DenialCode.IP_NOT_ALLOWED, detail, rule)
+            return _deny(DenialCode.IP_NOT_ALLOWED, detail, rule, record)
         if record.origins and origin is not None and normalize_origin(origin) not in record.origins:
             detail = f"origin {origin} is not allowed"
             return _deny(DenialCode.ORIGIN_NOT_ALLOWED, detail, rule, record)
