@@ -35,7 +35,9 @@ async def test_metrics_stream_counts_every_request_of_every_instance(
     ]
     try:
         statuses = []
-        async with protected() as (first, _), protected() as (second, _):
+        # The second instance writes usage from a child process, which summarises it there.
+        process = server.settings.model_copy(update={"usage_writer": "process"})
+        async with protected() as (first, _), protected(settings=process) as (second, _):
             for client, count in ((first, 6), (second, 5)):  # past the 4-per-hour window
                 for _ in range(count):
                     response = await client.get("/a", headers={"X-API-Key": secret})

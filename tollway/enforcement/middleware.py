@@ -93,7 +93,7 @@ class EnforcementMiddleware:
                 user_agent=agent, key=verdict.record,
             )  # fmt: skip
             sent = await _send_problem(send, verdict.code, verdict.detail, extra)
-            runtime.usage.add(usage.record(scope, *sent, verdict.code.value))
+            runtime.usage.add_raw(usage.record(scope, *sent, verdict.code.value))
             return
         record = verdict.record
         if record is not None:
@@ -112,7 +112,7 @@ class EnforcementMiddleware:
         try:
             await self.app(scope, receive, send_observed)
         finally:
-            runtime.usage.add(usage.record(scope, usage.status or 500, usage.response_bytes))
+            runtime.usage.add_raw(usage.record(scope, usage.status or 500, usage.response_bytes))
 
     def _client_ip(self, scope: Scope, forwarded: str | None) -> str | None:
         client = scope.get("client")

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
@@ -23,7 +23,6 @@ from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import LiveMetricsPublisher
-from tollway.metering.records import UsageRecord
 from tollway.metering.usage_process import UsageProcessWriter
 from tollway.metering.writer import UsageWriter
 from tollway.models import SecurityEvent
@@ -51,17 +50,16 @@ def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
 
 
 def make_usage_writer(
-    settings: Settings, observer: Callable[[Sequence[UsageRecord]], None]
+    settings: Settings, live: LiveMetricsPublisher
 ) -> UsageWriter | UsageProcessWriter:
-    """The usage writer the settings ask for."""
+    """The usage writer the settings ask for, publishing live metrics as it writes."""
     if settings.usage_writer == "process":
-        return UsageProcessWriter(settings, observer=observer)
-    writer = UsageWriter(
+        return UsageProcessWriter(settings, summaries=live.publish)
+    return UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
         anonymize_ips=settings.usage_anonymize_ips,
+        observer=live.observe,
     )
-    writer.observer = observer
-    return writer
 
 
 class EnforcementRuntime:
@@ -85,7 +83,7 @@ class EnforcementRuntime:
         self._stored_routes: list[RouteRule] = []
         self.activity = ActivityRecorder(self._publish_security_events)
         self.bus = EventBus(settings.broadcast_url)
-        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus).observe)
+        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus))
         self.started = False
         self._stopping = False
         self._lock = asyncio.Lock()

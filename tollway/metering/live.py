@@ -62,7 +62,12 @@ class LiveMetricsPublisher:
     def observe(self, batch: Sequence[UsageRecord]) -> None:
         """Summarise and publish without waiting."""
         if batch:
-            self.bus.publish_later(METRICS_CHANNEL, {"groups": summarise(batch)})
+            self.publish(summarise(batch))
+
+    def publish(self, groups: list[dict[str, Any]]) -> None:
+        """Publish a summary made elsewhere (the usage writer process), without waiting."""
+        if groups:
+            self.bus.publish_later(METRICS_CHANNEL, {"groups": groups})
 
 
 @dataclass(slots=True)

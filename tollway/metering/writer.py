@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from tollway.metering.journal import UsageJournal
-from tollway.metering.records import UsageRecord, assign_ids, in_slices
+from tollway.metering.records import RawUsage, UsageRecord, assign_ids, in_slices
 from tollway.metering.retention import anonymize_ip
 from tollway.metering.sink import write_usage
 
@@ -108,6 +108,10 @@ class UsageWriter(FlushLoop):
                 # in the background; the request path never touches the disk.
                 self._buffer = []
                 self.spill_later(buffer)
+
+    def add_raw(self, raw: RawUsage) -> None:
+        """Queue one event as the request path captures it."""
+        self.add(UsageRecord.from_raw(raw))
 
     def spill_later(self, records: list[UsageRecord]) -> None:
         """Put `records` in the journal from a background task (replayed by the next flush
