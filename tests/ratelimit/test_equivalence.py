@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from tests.ratelimit.conftest import FakeClock
 from tests.servers import RedisServer
 from tollway.ratelimit import Algorithm, Limiter, MemoryStorage, Quota, QuotaPeriod, Window
+from tollway.ratelimit.checks import admitted_levels
 from tollway.ratelimit.redis import RedisStorage
 
 windows = st.lists(
@@ -74,6 +75,13 @@ def test_backends_agree(
                 a = await memory.hit(who, windows, quota, cost)
                 b = await remote.hit(who, windows, quota, cost)
                 assert a == b, (clock.now, cost)
+                for decision in (a, b):  # the headers' shortcut reads the same figures
+                    if decision.allowed:
+                        levels = [(r.remaining, r.reset_ms) for r in decision.results]
+                        assert (
+                            admitted_levels(decision.checks, decision.states, cost, clock.now)
+                            == levels
+                        )
         finally:
             await store.aclose()
             await client.aclose()

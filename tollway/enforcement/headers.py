@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from tollway.ratelimit.checks import admitted_levels
 from tollway.ratelimit.types import Check, CheckResult, Decision
 
 Header = tuple[bytes, bytes]
@@ -43,29 +44,30 @@ def _shape(decision: Decision) -> _Shape:
 
 def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
     """Every RateLimit header for one decision (none when no limit applies)."""
-    results = decision.results
-    if not results:
+    checks = decision.checks
+    if not checks:
         return []
     shape = _shape(decision)
+    if decision.allowed:  # the usual case: no `CheckResult` is needed
+        levels = admitted_levels(checks, decision.states, decision.cost, now_ms)
+    else:
+        levels = [(r.remaining, r.reset_ms) for r in decision.results]
     values: list[int] = []
-    tightest: CheckResult | None = None  # fewest remaining among checks that reset
-    for result, timed in zip(results, shape.timed, strict=True):
-        values.append(result.remaining)
-        if timed:
-            reset_ms = result.reset_ms
+    tightest = -1  # fewest remaining among checks that reset (latest reset on ties)
+    low = reset_of_low = 0
+    for index, (remaining, reset_ms) in enumerate(levels):
+        values.append(remaining)
+        if shape.timed[index]:
             values.append(max(0, -(-(reset_ms - now_ms) // 1000)))
-            if (
-                tightest is None
-                or result.remaining < tightest.remaining
-                or (result.remaining == tightest.remaining and reset_ms > tightest.reset_ms)
-            ):
-                tightest = result
-    if tightest is None:  # nothing resets (TOTAL credits): the fewest remaining
-        tightest = min(results, key=lambda r: (r.remaining, -r.reset_ms))
-    reset = -(-tightest.reset_ms // 1000) if tightest.reset_ms else 0
+            if tightest < 0 or remaining < low or (remaining == low and reset_ms > reset_of_low):
+                tightest, low, reset_of_low = index, remaining, reset_ms
+    if tightest < 0:  # nothing resets (TOTAL credits): the fewest remaining
+        tightest = min(range(len(levels)), key=lambda i: (levels[i][0], -levels[i][1]))
+        low, reset_of_low = levels[tightest]
+    reset = -(-reset_of_low // 1000) if reset_of_low else 0
     headers: list[Header] = [
-        (b"x-ratelimit-limit", b"%d" % tightest.limit),
-        (b"x-ratelimit-remaining", b"%d" % tightest.remaining),
+        (b"x-ratelimit-limit", b"%d" % checks[tightest].limit),
+        (b"x-ratelimit-remaining", b"%d" % low),
         (b"x-ratelimit-reset", b"%d" % reset),
         (b"ratelimit-policy", shape.policy),
         (b"ratelimit", shape.template % tuple(values)),

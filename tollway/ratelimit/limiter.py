@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from tollway.ratelimit.base import LimitStorage
-from tollway.ratelimit.checks import read_result
 from tollway.ratelimit.plan import CheckPlan
 from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Decision, Quota, Window
@@ -76,13 +75,11 @@ class Limiter:
             plan = self._compile(identity, windows, quota, route_windows, route)
         checks = plan.at(now)
         if not checks:
-            return Decision(True, (), checks)
+            return Decision(True, checks)
         if self.reserve_units:
             return await self._hit_reserving(plan, checks, cost, now)
         allowed, _, states = await self.storage.apply(checks, cost, now)
-        pairs = zip(checks, states, strict=True)
-        results = [read_result(c, s, cost, now, allowed) for c, s in pairs]
-        return Decision(allowed, tuple(results), checks)
+        return Decision(allowed, checks, states, cost, now)
 
     async def _hit_reserving(
         self, plan: CheckPlan, checks: tuple[Check, ...], cost: int, now: int
@@ -121,6 +118,4 @@ class Limiter:
             # Refused by the storage, but units reserved by a request answered meanwhile
             # (already counted there) cover it.
             return held.admit(cost, now)
-        pairs = zip(checks, states, strict=True)
-        results = [read_result(c, s, cost, now, allowed) for c, s in pairs]
-        return Decision(allowed, tuple(results), checks)
+        return Decision(allowed, checks, states, cost, now)

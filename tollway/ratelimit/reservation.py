@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from tollway.ratelimit.checks import GCRA, read_result
+from tollway.ratelimit.checks import GCRA
 from tollway.ratelimit.types import Check, Decision
 
 RESERVATION_MS = 1000
@@ -62,9 +62,9 @@ class Reservation:
         """Hand out `cost` units; the decision reads as if counted in the storage."""
         held = self.units
         self.units = held - cost
-        results = []
+        states = []
         for check, after, previous in zip(self.checks, self.after, self.previous, strict=True):
             # What the storage would hold had the units still held never been reserved.
             used = after - held * check.interval_ms if check.kind is GCRA else after - held
-            results.append(read_result(check, (used, previous), cost, now_ms, True))
-        return Decision(True, tuple(results), self.checks)
+            states.append((used, previous))
+        return Decision(True, self.checks, states, cost, now_ms)

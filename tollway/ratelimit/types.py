@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -96,15 +97,54 @@ class CheckResult:
     exceeded: bool
 
 
-@dataclass(slots=True)
 class Decision:
-    """Allowed or not, and every check's state (for headers)."""
+    """Allowed or not, and every check's state (for headers).
 
-    allowed: bool
-    results: tuple[CheckResult, ...]
-    # The checks the results were read from: the same tuple for every decision until a window
-    # rolls over, so what depends only on the configuration (RateLimit-Policy) can be cached.
-    checks: tuple[Check, ...] = field(default=(), compare=False, repr=False)
+    Holds what the storage answered (`states`, per check); the `CheckResult`s are read from
+    it only when asked for: the headers of an admitted request need only
+    `checks.admitted_levels`.
+    """
+
+    __slots__ = ("_results", "allowed", "checks", "cost", "now_ms", "states")
+
+    def __init__(
+        self,
+        allowed: bool,
+        checks: tuple[Check, ...] = (),
+        states: Sequence[tuple[int, int]] = (),
+        cost: int = 1,
+        now_ms: int = 0,
+    ) -> None:
+        self.allowed = allowed
+        # The same tuple for every decision until a window rolls over, so what depends only
+        # on the configuration (RateLimit-Policy) can be cached by it.
+        self.checks = checks
+        self.states = states
+        self.cost = cost
+        self.now_ms = now_ms
+        self._results: tuple[CheckResult, ...] | None = None
+
+    @property
+    def results(self) -> tuple[CheckResult, ...]:
+        """Every check's state after the request."""
+        if self._results is None:
+            from tollway.ratelimit.checks import read_result  # checks.py imports this module
+
+            self._results = tuple(
+                [
+                    read_result(c, s, self.cost, self.now_ms, self.allowed)
+                    for c, s in zip(self.checks, self.states, strict=True)
+                ]
+            )
+        return self._results
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.allowed == other.allowed and self.results == other.results
+
+    def __repr__(self) -> str:
+        return f"Decision(allowed={self.allowed}, results={self.results!r})"
 
     @property
     def quota_exceeded(self) -> bool:
