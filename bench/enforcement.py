@@ -2,8 +2,10 @@
 
 - the bare Starlette app (the ceiling),
 - a pass-through middleware adding five fixed headers (the floor for any limiter),
-- Tollway's middleware embedded: memory backend, SQLite,
-- Tollway's middleware in production: Redis and PostgreSQL,
+- Tollway's middleware embedded: memory backend, SQLite (usage written on the serving loop),
+- the same with the usage writer process (`TOLLWAY_USAGE_WRITER=process`),
+- Tollway's middleware in production: Redis and PostgreSQL (usage written by a child process,
+  the default on PostgreSQL),
 - slowapi with Redis storage (the common Python alternative), two windows.
 
 Tollway runs with auth, two windows, a monthly quota and usage capture on. All run in the
@@ -161,6 +163,11 @@ def main() -> None:
         "bare-starlette": ("bare", {}, secrets["embedded"]),
         "headers-only": ("headers_only", {}, secrets["embedded"]),
         "tollway-memory": ("tollway", embedded, secrets["embedded"]),
+        "tollway-memory-proc": (
+            "tollway",
+            {**embedded, "TOLLWAY_USAGE_WRITER": "process"},
+            secrets["embedded"],
+        ),
         "tollway-redis": ("tollway", production, secrets["production"]),
         "slowapi-redis": ("slowapi_redis", {"BENCH_REDIS_URL": redis.url}, secrets["embedded"]),
     }
@@ -178,7 +185,7 @@ def main() -> None:
                 if result.non_2xx:
                     sys.exit(f"{name}: {result.non_2xx} requests refused; the limits are wrong")
                 print(
-                    f"round {round_number} {name:15} {result.rps:9.0f} req/s  "
+                    f"round {round_number} {name:19} {result.rps:9.0f} req/s  "
                     f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms",
                     flush=True,
                 )

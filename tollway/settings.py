@@ -63,12 +63,12 @@ class Settings(BaseSettings):
     usage_day_retention_days: int | None = Field(default=None, ge=1)
     """Day rollups are kept forever unless this is set."""
     usage_anonymize_ips: bool = False
-    usage_writer: Literal["inline", "process"] = "inline"
-    """Who writes usage events: the serving event loop itself (`inline`), or a child process
-    of each serving process (`process`: the database writes leave the event loop, which
-    raises throughput where a core is free for the child, at some cost in tail latency where
-    cores are scarce; see README "Enforcement")."""
     """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network."""
+    usage_writer: Literal["auto", "inline", "process"] = "auto"
+    """Who writes usage events: the serving event loop itself (`inline`), or a child process
+    of each serving process (`process`: the rows and database writes leave the event loop,
+    which raises throughput where a core is free for the child). `auto`: `process` on
+    PostgreSQL, `inline` on the embedded SQLite (one writer per database file)."""
     rollup_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
     budget_interval_seconds: float = Field(default=30.0, gt=0, le=86400)
     alert_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     def is_postgres(self) -> bool:
         """True when the database is PostgreSQL rather than the embedded SQLite."""
         return urlsplit(self.database_url).scheme != "sqlite"
+
+    @property
+    def usage_in_process(self) -> bool:
+        """True when a child process writes usage events (see `usage_writer`)."""
+        if self.usage_writer == "auto":
+            return self.is_postgres
+        return self.usage_writer == "process"
 
     @property
     def broadcast_url(self) -> str:

@@ -12,6 +12,7 @@ from tests.metering.test_writer import count, records
 from tollway.metering.records import UsageRecord
 from tollway.metering.usage_process import UsageProcessWriter
 from tollway.models import UsageEvent
+from tollway.settings import Settings
 
 
 async def test_the_child_writes_what_the_request_path_buffers(server: LiveServer) -> None:
@@ -70,3 +71,10 @@ def test_raw_events_carry_every_field() -> None:
     for record in records(3, "raw"):
         record.event_id = uuid.uuid4()
         assert UsageRecord.from_raw(record.raw(), record.event_id) == record
+
+
+def test_postgres_deployments_write_usage_from_a_child_by_default() -> None:
+    postgres = Settings(database_url="postgres://u@127.0.0.1:5432/db")
+    assert postgres.usage_in_process
+    assert not Settings(database_url="sqlite://./x.db").usage_in_process  # one writer per file
+    assert not postgres.model_copy(update={"usage_writer": "inline"}).usage_in_process

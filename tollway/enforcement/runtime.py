@@ -53,7 +53,7 @@ def make_usage_writer(
     settings: Settings, live: LiveMetricsPublisher
 ) -> UsageWriter | UsageProcessWriter:
     """The usage writer the settings ask for, publishing live metrics as it writes."""
-    if settings.usage_writer == "process":
+    if settings.usage_in_process:
         return UsageProcessWriter(settings, summaries=live.publish)
     return UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
