@@ -75,7 +75,7 @@ class EnforcementMiddleware:
             client = scope.get("client")
             client_ip = client[0] if client else None
         else:
-            client_ip = self._client_ip(scope, forwarded)
+            client_ip = self._forwarded_client(scope, forwarded)
         method, path = scope["method"], scope["path"]
         verdict = await runtime.verifier.verify(
             secret, method=method, path=path, client_ip=client_ip, origin=origin
@@ -114,10 +114,11 @@ class EnforcementMiddleware:
         finally:
             runtime.usage.add_raw(usage.record(scope, usage.status or 500, usage.response_bytes))
 
-    def _client_ip(self, scope: Scope, forwarded: str | None) -> str | None:
+    def _forwarded_client(self, scope: Scope, forwarded: str) -> str | None:
+        """The client behind trusted proxies: the last X-Forwarded-For hop not trusted."""
         client = scope.get("client")
         peer: str | None = client[0] if client else None
-        if not forwarded or not self._trusted or peer is None or not self._is_trusted(peer):
+        if peer is None or not self._is_trusted(peer):
             return peer
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
             if not self._is_trusted(hop):

@@ -33,7 +33,7 @@ from uuid import UUID
 
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import summarise
-from tollway.metering.records import RawUsage, UsageRecord, in_slices
+from tollway.metering.records import RawUsage, UsageRecord
 from tollway.metering.writer import FlushLoop, UsageWriter
 from tollway.settings import Settings
 
@@ -98,7 +98,6 @@ class UsageProcessWriter(FlushLoop):
         self._lock = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
         self._closing = False
-        self._spilling: set[asyncio.Task[None]] = set()
 
     def _summarise(self, records: Sequence[UsageRecord]) -> None:
         if self.summaries is not None:
@@ -112,22 +111,11 @@ class UsageProcessWriter(FlushLoop):
             self._wake.set()
             if len(buffer) >= MAX_BUFFERED:  # the child cannot keep up: to the journal
                 self._buffer = []
-                self._spill_later(buffer)
+                self.inline.spill_raw_later(buffer)
 
     def add(self, record: UsageRecord) -> None:
         """Queue one event (its id, if it has one, is replaced when it is shipped)."""
         self.add_raw(record.raw())
-
-    def _spill_later(self, rows: list[RawUsage]) -> None:
-        async def spill() -> None:
-            records: list[UsageRecord] = []
-            async for part in in_slices(rows):
-                records += [UsageRecord.from_raw(row) for row in part]
-            self.inline.spill_later(records)
-
-        task = asyncio.get_running_loop().create_task(spill())
-        self._spilling.add(task)
-        task.add_done_callback(self._spilling.discard)
 
     @property
     def process_id(self) -> int | None:
@@ -186,8 +174,6 @@ class UsageProcessWriter(FlushLoop):
         rows are kept here: if the child dies, this process writes them (their ids drop
         whatever the child stored already)."""
         async with self._lock:
-            if self._spilling:
-                await asyncio.gather(*self._spilling)
             unconfirmed: list[Batch] = []
             rows, self._buffer = self._buffer, []
             for start in range(0, len(rows), SLICE):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import RawUsage, UsageRecord, assign_ids, in_slices
@@ -38,16 +40,16 @@ async def observe(
             logger.exception("usage observer failed")
 
 
-class FlushLoop:
+class FlushLoop(ABC):
     """`flush()` every `_interval` seconds, or as soon as `_wake` is set, until `_closing`."""
 
     _interval: float
     _wake: asyncio.Event
     _closing: bool
 
+    @abstractmethod
     async def flush(self) -> None:
         """Write what is buffered."""
-        raise NotImplementedError
 
     async def _flush_loop(self) -> None:
         while not self._closing:
@@ -116,7 +118,22 @@ class UsageWriter(FlushLoop):
     def spill_later(self, records: list[UsageRecord]) -> None:
         """Put `records` in the journal from a background task (replayed by the next flush
         of any writer sharing the journal)."""
-        task = asyncio.get_running_loop().create_task(self._spill(records))
+        self._in_background(self._spill(records))
+
+    def spill_raw_later(self, rows: list[RawUsage]) -> None:
+        """`spill_later` for events as the request path captures them (made into records in
+        the background, slice by slice)."""
+
+        async def spill() -> None:
+            records: list[UsageRecord] = []
+            async for part in in_slices(rows):
+                records += [UsageRecord.from_raw(row) for row in part]
+            await self._spill(records)
+
+        self._in_background(spill())
+
+    def _in_background(self, spill: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(spill)
         self._spilling.add(task)
         task.add_done_callback(self._spilling.discard)
 
