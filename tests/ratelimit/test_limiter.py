@@ -143,3 +143,23 @@ async def test_concurrent_clients_get_exactly_n(
     quota_id = ident()
     with_quota = await asyncio.gather(*[limiter.hit(quota_id, [window], quota) for _ in range(200)])
     assert sum(d.allowed for d in with_quota) == 40
+
+
+@pytest.mark.parametrize("reserve", [0, 64])
+async def test_deciding_without_waiting_agrees_with_hit_and_never_consumes_when_it_cannot(
+    storage: LimitStorage, clock: FakeClock, reserve: int
+) -> None:
+    """`hit_now` decides as `hit` would when it can (memory counters, or units reserved
+    ahead); when it cannot it returns None and consumes nothing, so `hit` counts once."""
+    limiter = Limiter(storage, clock, reserve_units=reserve)
+    who, window = ident(), [Window(limit=3, seconds=60)]
+    admitted = 0
+    for _ in range(5):
+        decision = limiter.hit_now(who, window, None, 1, (), "", clock())
+        if decision is None:
+            decision = await limiter.hit(who, window, None, now_ms=clock())
+        admitted += decision.allowed
+        assert decision.results[0].remaining == 3 - admitted
+    assert admitted == 3
+    fresh = Limiter(storage, clock)  # what the storage itself holds
+    assert not (await fresh.hit(who, window, None)).allowed

@@ -129,11 +129,14 @@ class AdjustmentTable:
 
     def __init__(self, adjustments: Iterable[Adjustment] = ()) -> None:
         self._items: tuple[Adjustment, ...] = ()
+        self.empty = True
         self.replace(adjustments)
 
     def replace(self, adjustments: Iterable[Adjustment]) -> None:
         """Swap in a fresh set (atomic for readers: one attribute assignment)."""
-        self._items = tuple(adjustments)
+        self._items = items = tuple(adjustments)
+        self.empty = not items
+        """True when there is nothing to apply (read on every request: a plain attribute)."""
 
     def __len__(self) -> int:
         return len(self._items)

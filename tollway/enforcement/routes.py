@@ -60,6 +60,8 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> RouteRule | None:
         """The rule for one request, or None (key required, cost 1, no extra windows)."""
+        if not self._rules:
+            return None
         cache_key = (method, path)
         try:
             return self._cache[cache_key]

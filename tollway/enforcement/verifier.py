@@ -91,7 +91,7 @@ class Verifier:
         route_windows: tuple[Window, ...],
         now_ms: int,
     ) -> tuple[tuple[Window, ...], tuple[Window, ...]]:
-        if not self.adjustments:  # the usual case: nothing in force, nothing to compute
+        if self.adjustments.empty:  # the usual case: nothing in force, nothing to compute
             return windows, route_windows
         effect = self.adjustments.apply(key, windows, route_windows, now_ms)
         return effect.windows, effect.route_windows
@@ -115,24 +115,34 @@ class Verifier:
             return _deny(DenialCode.API_KEY_MISSING, detail, rule)
         if len(secret) > MAX_SECRET_LENGTH or not secret.startswith(KNOWN_PREFIXES):
             return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
-        try:
-            record = await self.cache.for_secret(secret)
-        except Exception:
-            logger.exception("key lookup failed")
-            detail = "keys cannot be verified right now"
-            return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
+        cached = self.cache.fresh(secret)  # the usual case: no need to await
+        if cached is not None:
+            record = cached[0]
+        else:
+            try:
+                record = await self.cache.for_secret(secret)
+            except Exception:
+                logger.exception("key lookup failed")
+                detail = "keys cannot be verified right now"
+                return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
         if record is None:
             return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
-        now = self.limiter.now_ms()
-        denial = self._policy(record, rule, client_ip, origin, now)
-        if denial is not None:
-            return denial
+        now = self.limiter.clock()
+        if rule is not None or now >= record.unrestricted_until_ms:
+            denial = self._policy(record, rule, client_ip, origin, now)
+            if denial is not None:
+                return denial
         if rule is None:  # the usual case, written out: this runs on every request
             units = 1 if cost is None else cost
-            if self.adjustments:
+            if not self.adjustments.empty:
                 windows, _ = self._windows(record, record.windows, (), now)
             else:
                 windows = record.windows
+            decision = self.limiter.hit_now(
+                record.key_id, windows, record.quota, units, (), "", now
+            )
+            if decision is not None:  # decided without waiting
+                return _verdict(decision, None, record, now)
             return await self._hit(
                 record.key_id, windows, record.quota, units, (), None, record, now
             )
@@ -202,17 +212,22 @@ class Verifier:
         """Count the request against its windows and quota; the verdict from the decision."""
         try:
             decision = await self.limiter.hit(
-                identity, windows, quota, units, route_windows=route_windows,
-                route=rule.name if rule else "", now_ms=now,
-            )  # fmt: skip
+                identity, windows, quota, units, route_windows, rule.name if rule else "", now
+            )
         except LimiterUnavailable:
             detail = "rate limits cannot be checked"
             return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule, record)
-        if decision.allowed:
-            return Verdict(None, "", record, decision, rule, now)
-        if decision.quota_exceeded:
-            code, detail = DenialCode.QUOTA_EXCEEDED, "the quota is used up"
-        else:
-            code = DenialCode.RATE_LIMIT_EXCEEDED
-            detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
-        return Verdict(code, detail, record, decision, rule, now)
+        return _verdict(decision, rule, record, now)
+
+
+def _verdict(
+    decision: Decision, rule: RouteRule | None, record: KeyRecord | None, now: int
+) -> Verdict:
+    if decision.allowed:
+        return Verdict(None, "", record, decision, rule, now)
+    if decision.quota_exceeded:
+        code, detail = DenialCode.QUOTA_EXCEEDED, "the quota is used up"
+    else:
+        code = DenialCode.RATE_LIMIT_EXCEEDED
+        detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
+    return Verdict(code, detail, record, decision, rule, now)

@@ -38,6 +38,14 @@ class KeyCache:
         # invalidation empties it (they are rare); the entries behind it stay.
         self._by_secret: dict[str, tuple[KeyRecord | None, float]] = {}
 
+    def fresh(self, secret: str) -> tuple[KeyRecord | None, float] | None:
+        """The entry `(record, expires)` when `secret` was looked up lately and the entry is
+        fresh (the record is None for an unknown secret); None when `for_secret` has to ask."""
+        entry = self._by_secret.get(secret)
+        if entry is not None and entry[1] > time.monotonic():
+            return entry
+        return None
+
     async def for_secret(self, secret: str) -> KeyRecord | None:
         """`get(hash_secret(secret))`, remembered by secret while the entry is fresh."""
         entry = self._by_secret.get(secret)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tollway.keys.limits import quota_from_json, windows_from_json
 from tollway.keys.validation import IPNetwork, parse_network
 from tollway.models import ApiKeySecret, KeyStatus, TenantStatus
 from tollway.ratelimit import Quota, Window
+
+NEVER_MS = 2**62
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -36,6 +38,21 @@ class KeyRecord:
     origins: frozenset[str]
     windows: tuple[Window, ...]
     quota: Quota | None
+    unrestricted_until_ms: int = field(init=False, compare=False, repr=False)
+    """Until this instant every policy check but a route's scopes passes, whatever the
+    address and origin (an active key without allow-lists); -1 when they must be made."""
+
+    def __post_init__(self) -> None:
+        until = -1
+        if (
+            self.status is KeyStatus.ACTIVE
+            and self.tenant_active
+            and not self.networks
+            and not self.origins
+        ):
+            ends = [e for e in (self.expires_at_ms, self.secret_expires_at_ms) if e is not None]
+            until = min(ends, default=NEVER_MS)
+        object.__setattr__(self, "unrestricted_until_ms", until)
 
 
 async def fetch_key_record(secret_hash: str) -> KeyRecord | None:

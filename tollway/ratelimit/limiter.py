@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from tollway.ratelimit.base import LimitStorage
+from tollway.ratelimit.memory import MemoryStorage
 from tollway.ratelimit.plan import CheckPlan
 from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Decision, Quota, Window
@@ -33,11 +34,16 @@ class Limiter:
         instance to admit later requests with, without asking the storage (see
         `reservation.py`); 0 asks the storage on every request."""
         self.storage = storage
-        self._clock = clock
+        self.clock = clock
+        """Milliseconds; `now_ms()` reads it."""
         self.reserve_units = reserve_units
         self._plans: dict[tuple[str, str], CheckPlan] = {}
+        # Memory counters are consumed without awaiting (and need no reservation).
+        self._apply_now = (
+            storage.apply_now if isinstance(storage, MemoryStorage) and not reserve_units else None
+        )
 
-    def _compile(
+    def _plan(
         self,
         identity: str,
         windows: Sequence[Window],
@@ -45,6 +51,9 @@ class Limiter:
         route_windows: Sequence[Window],
         route: str,
     ) -> CheckPlan:
+        plan = self._plans.get((identity, route))
+        if plan is not None and plan.matches(windows, quota, route_windows):
+            return plan
         if len(self._plans) >= MAX_PLANS:  # many identities (per-IP limits): start afresh
             self._plans.clear()
         plan = CheckPlan(identity, windows, quota, route_windows, route)
@@ -53,7 +62,31 @@ class Limiter:
 
     def now_ms(self) -> int:
         """The limiter's clock."""
-        return self._clock()
+        return self.clock()
+
+    def hit_now(
+        self,
+        identity: str,
+        windows: Sequence[Window],
+        quota: Quota | None,
+        cost: int,
+        route_windows: Sequence[Window],
+        route: str,
+        now_ms: int,
+    ) -> Decision | None:
+        """`hit`, when it can decide without waiting: on memory counters, or from units
+        reserved ahead that cover the request. None (nothing consumed): call `hit`."""
+        plan = self._plan(identity, windows, quota, route_windows, route)
+        checks = plan.at(now_ms)
+        if not checks:
+            return Decision(True, checks)
+        if self._apply_now is not None:
+            allowed, _, states = self._apply_now(checks, cost, now_ms)
+            return Decision(allowed, checks, states, cost, now_ms)
+        held = plan.reservation
+        if held is not None and held.checks is checks and held.covers(cost, now_ms):
+            return held.admit(cost, now_ms)
+        return None
 
     async def hit(
         self,
@@ -69,13 +102,12 @@ class Limiter:
 
         `now_ms` is the caller's reading of this limiter's clock, when it already has one.
         """
-        now = self._clock() if now_ms is None else now_ms
-        plan = self._plans.get((identity, route))
-        if plan is None or not plan.matches(windows, quota, route_windows):
-            plan = self._compile(identity, windows, quota, route_windows, route)
+        now = self.clock() if now_ms is None else now_ms
+        decision = self.hit_now(identity, windows, quota, cost, route_windows, route, now)
+        if decision is not None:
+            return decision
+        plan = self._plan(identity, windows, quota, route_windows, route)
         checks = plan.at(now)
-        if not checks:
-            return Decision(True, checks)
         if self.reserve_units:
             return await self._hit_reserving(plan, checks, cost, now)
         allowed, _, states = await self.storage.apply(checks, cost, now)

@@ -15,11 +15,13 @@ from tollway.ratelimit.checks import (
 )
 from tollway.ratelimit.types import Check
 
+_ZERO = (0, 0)  # an absent counter: value 0, no expiry
+
 
 class MemoryStorage:
     """Counters in a dict, expiring by the same clock the checks are evaluated with.
 
-    Atomic without locks: `apply` never awaits, so no other task runs in between. The
+    Atomic without locks: `apply_now` never awaits, so no other task runs in between. The
     formulas are `lua/limits.lua`'s (`room` is what a check has left beyond this request;
     `checks.check_allows` is the same test), written out here because this runs on every
     request.
@@ -39,27 +41,29 @@ class MemoryStorage:
             if entry is not None and entry[1] and entry[1] <= now_ms:
                 del values[key]
 
-    def _value(self, key: str, now_ms: int) -> int:
-        entry = self._values.get(key)
-        if entry is None or (entry[1] and entry[1] <= now_ms):
-            return 0
-        return entry[0]
-
     async def apply(
         self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
     ) -> tuple[bool, int, list[tuple[int, int]]]:
         """Evaluate every check, consume all when every one allows (see `LimitStorage`)."""
-        if self._expiry and self._expiry[0][0] <= now_ms:
+        return self.apply_now(checks, cost, now_ms, reserve)
+
+    def apply_now(
+        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
+    ) -> tuple[bool, int, list[tuple[int, int]]]:
+        """`apply` without awaiting (it never has to): the limiter's hot path calls this."""
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= now_ms:
             self._evict(now_ms)
-        value = self._value
+        # After eviction no counter has expired, so a missing one reads as zero.
+        values = self._values
         states: list[tuple[int, int]] = []
         allowed = True
         for check in checks:
             keys, kind = check.keys, check.kind
-            a = value(keys[0], now_ms)
+            a = values.get(keys[0], _ZERO)[0]
             b = 0
             if kind is SLIDING:
-                b = value(keys[1], now_ms)
+                b = values.get(keys[1], _ZERO)[0]
                 w = check.interval_ms
                 room = (check.limit * w - b * (check.reset_ms - now_ms) - (a + cost) * w) // w
             elif kind is FIXED:
@@ -79,25 +83,20 @@ class MemoryStorage:
             return False, 0, states
         units = cost + reserve
         for check, (a, _) in zip(checks, states, strict=True):
-            self._consume(check, a, units, now_ms)
+            key = check.keys[0]
+            if check.kind is GCRA:
+                value = (a if a > now_ms else now_ms) + units * check.interval_ms
+                expires = value + EXPIRY_MARGIN_MS
+            else:
+                value = a + units
+                expires = check.expire_at_ms
+                if values.get(key, _ZERO)[1] == expires and expires:
+                    values[key] = (value, expires)  # counting on: the expiry is scheduled
+                    continue
+            values[key] = (value, expires)
+            if expires:
+                heapq.heappush(expiry, (expires, key))
         return True, reserve, states
-
-    def _consume(self, check: Check, before: int, cost: int, now_ms: int) -> None:
-        key = check.keys[0]
-        if check.kind is GCRA:
-            tat = (before if before > now_ms else now_ms) + cost * check.interval_ms
-            expires = tat + EXPIRY_MARGIN_MS
-            value = tat
-        else:
-            expires = check.expire_at_ms
-            value = before + cost
-            old = self._values.get(key)
-            if old is not None and old[1] == expires:  # counting on: the expiry is scheduled
-                self._values[key] = (value, expires)
-                return
-        self._values[key] = (value, expires)
-        if expires:
-            heapq.heappush(self._expiry, (expires, key))
 
     async def reset(self) -> None:
         """Forget every counter."""
