@@ -55,10 +55,11 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
     values: list[int] = []
     tightest = -1  # fewest remaining among checks that reset (latest reset on ties)
     low = reset_of_low = 0
-    for index, (remaining, reset_ms) in enumerate(levels):
+    for index, ((remaining, reset_ms), timed) in enumerate(zip(levels, shape.timed, strict=False)):
         values.append(remaining)
-        if shape.timed[index]:
-            values.append(max(0, -(-(reset_ms - now_ms) // 1000)))
+        if timed:
+            seconds = (now_ms - reset_ms) // 1000  # minus the seconds to reset, rounded up
+            values.append(-seconds if seconds < 0 else 0)
             if tightest < 0 or remaining < low or (remaining == low and reset_ms > reset_of_low):
                 tightest, low, reset_of_low = index, remaining, reset_ms
     if tightest < 0:  # nothing resets (TOTAL credits): the fewest remaining

@@ -15,8 +15,6 @@ from tollway.ratelimit.checks import (
 )
 from tollway.ratelimit.types import Check
 
-_ZERO = (0, 0)  # an absent counter: value 0, no expiry
-
 
 class MemoryStorage:
     """Counters in a dict, expiring by the same clock the checks are evaluated with.
@@ -30,7 +28,7 @@ class MemoryStorage:
     name = "memory"
 
     def __init__(self) -> None:
-        self._values: dict[str, tuple[int, int]] = {}  # key -> (value, expires_at_ms or 0)
+        self._values: dict[str, list[int]] = {}  # key -> [value, expires_at_ms or 0]
         self._expiry: list[tuple[int, str]] = []
 
     def _evict(self, now_ms: int) -> None:
@@ -57,13 +55,18 @@ class MemoryStorage:
         # After eviction no counter has expired, so a missing one reads as zero.
         values = self._values
         states: list[tuple[int, int]] = []
+        counters: list[list[int] | None] = []
         allowed = True
         for check in checks:
             keys, kind = check.keys, check.kind
-            a = values.get(keys[0], _ZERO)[0]
+            counter = values.get(keys[0])
+            counters.append(counter)
+            a = 0 if counter is None else counter[0]
             b = 0
             if kind is SLIDING:
-                b = values.get(keys[1], _ZERO)[0]
+                previous = values.get(keys[1])
+                if previous is not None:
+                    b = previous[0]
                 w = check.interval_ms
                 room = (check.limit * w - b * (check.reset_ms - now_ms) - (a + cost) * w) // w
             elif kind is FIXED:
@@ -82,20 +85,23 @@ class MemoryStorage:
         if not allowed:
             return False, 0, states
         units = cost + reserve
-        for check, (a, _) in zip(checks, states, strict=True):
-            key = check.keys[0]
+        for check, counter in zip(checks, counters, strict=False):
             if check.kind is GCRA:
-                value = (a if a > now_ms else now_ms) + units * check.interval_ms
+                before = 0 if counter is None else counter[0]
+                value = (before if before > now_ms else now_ms) + units * check.interval_ms
                 expires = value + EXPIRY_MARGIN_MS
             else:
-                value = a + units
                 expires = check.expire_at_ms
-                if values.get(key, _ZERO)[1] == expires and expires:
-                    values[key] = (value, expires)  # counting on: the expiry is scheduled
+                if counter is not None and counter[1] == expires:
+                    counter[0] += units  # counting on: the expiry is scheduled already
                     continue
-            values[key] = (value, expires)
+                value = (0 if counter is None else counter[0]) + units
+            if counter is None:
+                values[check.keys[0]] = [value, expires]
+            else:
+                counter[0], counter[1] = value, expires
             if expires:
-                heapq.heappush(expiry, (expires, key))
+                heapq.heappush(expiry, (expires, check.keys[0]))
         return True, reserve, states
 
     async def reset(self) -> None:

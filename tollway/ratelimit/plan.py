@@ -46,12 +46,15 @@ class CheckPlan:
         self, windows: Sequence[Window], quota: Quota | None, route_windows: Sequence[Window]
     ) -> bool:
         """True when this plan was compiled for this configuration."""
-        # Tuples on the hot path; a list (from a caller) compares equal only as a tuple.
-        return (
-            (self.windows == windows or self.windows == tuple(windows))
-            and self.quota == quota
-            and (self.route_windows == route_windows or self.route_windows == tuple(route_windows))
-        )
+        # The hot path passes the very objects this plan was compiled from (a key record's),
+        # so identity settles it; a list (from a caller) compares equal only as a tuple.
+        mine = self.windows
+        if windows is not mine and mine != windows and mine != tuple(windows):
+            return False
+        if quota is not self.quota and quota != self.quota:
+            return False
+        mine = self.route_windows
+        return route_windows is mine or mine == route_windows or mine == tuple(route_windows)
 
     def at(self, now_ms: int) -> tuple[Check, ...]:
         """The checks at `now_ms`, equal to `build_checks(...)` at that instant. The same tuple
