@@ -113,3 +113,23 @@ async def test_no_reservation_near_a_limit_and_none_outlives_its_time(
     clock.advance(RESERVATION_MS)
     await limiter.hit(who, big, None)
     assert counting.calls == 7
+
+
+async def test_a_busy_key_is_topped_up_before_its_reservation_runs_out(
+    storage: LimitStorage, clock: FakeClock
+) -> None:
+    """One request at a time, as from a single busy client, with the storage answering before
+    the next request: after the first, none finds the reservation empty, since it is topped
+    up in the background once half of it is handed out."""
+    counting = Counting(storage)
+    limiter = Limiter(counting, clock, reserve_units=64)
+    who, window = uuid.uuid4().hex, [Window(limit=100_000, seconds=3600)]
+    assert (await limiter.hit(who, window, None)).allowed  # asks, and reserves 64 ahead
+    for _ in range(1000):
+        decision = limiter.hit_now(who, window, None, 1, (), "", clock())
+        assert decision is not None  # admitted from units held, without waiting
+        assert decision.allowed
+        await limiter.settle()
+    assert 1000 / 64 <= counting.calls <= 1000 / 32 + 2
+    fresh = await Limiter(storage, clock).hit(who, window, None)
+    assert fresh.results[0].remaining <= 100_000 - 1001 - 1  # every unit handed out was counted

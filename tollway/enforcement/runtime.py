@@ -129,6 +129,7 @@ class EnforcementRuntime:
                 await self.activity.flush()
             await self.usage.close()  # whatever arrived while stopping
             await self.bus.disconnect()
+            await self.verifier.limiter.settle()
             await self.storage.aclose()
             if self.redis is not None:
                 await self.redis.aclose()

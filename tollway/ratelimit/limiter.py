@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 
@@ -12,6 +13,7 @@ from tollway.ratelimit.plan import CheckPlan
 from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Decision, Quota, Window
 
+logger = logging.getLogger(__name__)
 MAX_PLANS = 100_000
 MAX_RESERVE = 100_000
 
@@ -37,6 +39,10 @@ class Limiter:
         self.clock = clock
         """Milliseconds; `now_ms()` reads it."""
         self.reserve_units = reserve_units
+        # Below this many units held, an admitted request tops the reservation up in the
+        # background, so that a busy key rarely waits for a round trip.
+        self._low_water = max(1, reserve_units // 2)
+        self._topping_up: set[asyncio.Task[None]] = set()
         self._plans: dict[tuple[str, str], CheckPlan] = {}
         # Memory counters are consumed without awaiting (and need no reservation).
         self._apply_now = (
@@ -85,8 +91,39 @@ class Limiter:
             return Decision(allowed, checks, states, cost, now_ms)
         held = plan.reservation
         if held is not None and held.checks is checks and held.covers(cost, now_ms):
-            return held.admit(cost, now_ms)
+            decision = held.admit(cost, now_ms)
+            if held.units < self._low_water and held.refill is None and held.granting:
+                self._top_up_later(held, now_ms)
+            return decision
         return None
+
+    def _top_up_later(self, held: Reservation, now: int) -> None:
+        loop = asyncio.get_running_loop()
+        held.refill = loop.create_future()  # requests the units left cannot cover wait for it
+        task = loop.create_task(self._top_up(held, now))
+        self._topping_up.add(task)
+        task.add_done_callback(self._topping_up.discard)
+
+    async def _top_up(self, held: Reservation, now: int) -> None:
+        """Reserve more units for `held` with a request of no cost of its own."""
+        try:
+            ask = min(self.reserve_units + held.waiting, MAX_RESERVE)
+            _, reserved, states = await self.storage.apply(held.checks, 0, now, ask)
+            held.granting = reserved > 0
+            if reserved:
+                held.add(reserved, 0, states, now)
+        except Exception as exc:  # the next request not covered asks, and meets it itself
+            logger.debug("topping up a reservation failed: %s", exc)
+            held.granting = False
+        finally:
+            refill, held.refill = held.refill, None
+            if refill is not None:
+                refill.set_result(None)
+
+    async def settle(self) -> None:
+        """Wait until no reservation is being topped up in the background."""
+        while self._topping_up:
+            await asyncio.gather(*self._topping_up, return_exceptions=True)
 
     async def hit(
         self,

@@ -7,7 +7,9 @@ from the reservation. Limits stay exact in the only direction that matters: no w
 quota ever admits more than its limit, since every unit handed out was consumed in Redis
 first. Reservations are taken only from checks with ample room (`checks.RESERVE_MIN_ROOM`,
 `RESERVE_SHARE`), so near a limit every request is counted in Redis one by one; units still
-held when a window rolls over or the reservation expires are simply left unused.
+held when a window rolls over or the reservation expires are simply left unused. Once fewer
+than half the units are left, the limiter tops the reservation up in the background (a
+request of no cost that only reserves), so a busy key rarely waits for a round trip.
 """
 
 from __future__ import annotations
