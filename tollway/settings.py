@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     ratelimit_failure_mode: Literal["open", "closed"] = "open"
     """When Redis is unreachable: `open` limits per instance in memory, `closed` answers 503."""
-    ratelimit_reserve_units: int = Field(default=64, ge=0, le=100_000)
+    ratelimit_reserve_units: int = Field(default=128, ge=0, le=100_000)
     """Units an instance may reserve ahead from Redis for a busy key and hand out locally
     (never more than 1/32 of what a window has left, and none near a limit); 0 counts every
     request in Redis."""

@@ -10,7 +10,7 @@ from typing import Any
 from tests.conftest import LiveServer
 from tests.metering.test_writer import count, records
 from tollway.metering.records import UsageRecord
-from tollway.metering.usage_process import UsageProcessWriter
+from tollway.metering.usage_process import UsageProcessWriter, decode, event_id
 from tollway.models import UsageEvent
 from tollway.settings import Settings
 
@@ -78,3 +78,14 @@ def test_postgres_deployments_write_usage_from_a_child_by_default() -> None:
     assert postgres.usage_in_process
     assert not Settings(database_url="sqlite://./x.db").usage_in_process  # one writer per file
     assert not postgres.model_copy(update={"usage_writer": "inline"}).usage_in_process
+
+
+def test_event_ids_are_version_4_uuids_of_the_batch_and_the_index() -> None:
+    """Ids keep their form (journals and a parent's re-write of a dead child's batch rely on
+    them): the batch's first 12 bytes, then the index, with version 4 bits."""
+    batch_id = os.urandom(16)
+    rows = [record.raw() for record in records(3, "ids")]
+    ids = [record.event_id for record in decode((batch_id, rows))]
+    expected = [uuid.UUID(bytes=batch_id[:12] + i.to_bytes(4, "big"), version=4) for i in range(3)]
+    assert ids == expected == [event_id(batch_id, i) for i in range(3)]
+    assert all(i is not None and i.version == 4 for i in ids)

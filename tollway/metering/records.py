@@ -77,11 +77,11 @@ class UsageRecord:
     @classmethod
     def from_raw(cls, raw: RawUsage, event_id: UUID | None = None) -> UsageRecord:
         """`raw()` reversed."""
-        at, *middle, cost = raw
-        values: tuple[Any, ...] = (
+        cost = raw[-1]
+        values = (
             event_id,
-            datetime.fromtimestamp(at, UTC),
-            *middle,
+            datetime.fromtimestamp(raw[0], UTC),
+            *raw[1:-1],
             None if cost is None else Decimal(cost),
         )
         return cls(*values)

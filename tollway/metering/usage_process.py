@@ -49,14 +49,20 @@ Batch = tuple[bytes, list[RawUsage]]
 
 
 def event_id(batch_id: bytes, index: int) -> UUID:
-    """The id of the `index`th event of a batch: 90 random bits of the batch, then the index."""
-    return UUID(bytes=batch_id[:12] + index.to_bytes(4, "big"), version=4)
+    """The id of the `index`th event of a batch: 90 random bits of the batch, then the index
+    (a version 4 UUID; the version and variant bits lie in the batch's part)."""
+    return UUID(int=_batch_base(batch_id) | index)
+
+
+def _batch_base(batch_id: bytes) -> int:
+    return UUID(bytes=batch_id[:12] + bytes(4), version=4).int
 
 
 def decode(batch: Batch) -> list[UsageRecord]:
-    """The records of a shipped batch, with their ids."""
+    """The records of a shipped batch, with their ids (`event_id`'s, made faster in bulk)."""
     batch_id, rows = batch
-    return [UsageRecord.from_raw(row, event_id(batch_id, i)) for i, row in enumerate(rows)]
+    base = _batch_base(batch_id)
+    return [UsageRecord.from_raw(row, UUID(int=base | i)) for i, row in enumerate(rows)]
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
