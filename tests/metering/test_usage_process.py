@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -10,7 +11,12 @@ from typing import Any
 from tests.conftest import LiveServer
 from tests.metering.test_writer import count, records
 from tollway.metering.records import UsageRecord
-from tollway.metering.usage_process import UsageProcessWriter, decode, event_id
+from tollway.metering.usage_process import (
+    PUBLISH_SECONDS,
+    UsageProcessWriter,
+    decode,
+    event_id,
+)
 from tollway.models import UsageEvent
 from tollway.settings import Settings
 
@@ -33,6 +39,34 @@ async def test_the_child_writes_what_the_request_path_buffers(server: LiveServer
         assert stored.client_ip == "198.51.100.1" and stored.latency_ms == 1.5
     finally:
         await writer.close()
+
+
+async def test_a_running_writer_ships_steadily_and_publishes_summaries_in_bulk(
+    server: LiveServer,
+) -> None:
+    """Traffic is written in small shipments as it comes (no flush asked for), while the
+    live-metrics summaries of those shipments are gathered and published a few times a
+    second rather than once per shipment."""
+    published: list[list[dict[str, Any]]] = []
+    writer = UsageProcessWriter(server.settings, summaries=published.append)
+    runner = asyncio.create_task(writer.run())
+    try:
+        marker = uuid.uuid4().hex
+        for _ in range(40):  # 0.4 s of traffic
+            for record in records(25, marker):
+                writer.add(record)
+            await asyncio.sleep(0.01)
+        for _ in range(100):
+            if await count(marker) == 1000:
+                break
+            await asyncio.sleep(0.05)
+        assert await count(marker) == 1000
+        await writer.flush()  # publishes what is gathered
+        assert sum(group["n"] for summary in published for group in summary) == 1000
+        assert len(published) <= 0.4 / PUBLISH_SECONDS + 5
+    finally:
+        await writer.close()
+        await runner
 
 
 async def test_close_writes_everything_and_ends_the_child(server: LiveServer) -> None:

@@ -27,6 +27,7 @@ import logging
 import marshal
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -40,6 +41,17 @@ from tollway.settings import Settings
 logger = logging.getLogger(__name__)
 
 BATCH, FLUSH, DONE = b"B", b"F", b"D"
+SHIP_SECONDS = 0.02
+"""How often buffered events are shipped and written: small, frequent writes spread the child's
+and the database's work evenly instead of in bursts that delay the requests being served at
+that moment. Measured in production mode, interleaved: p99 2.6-3.0 ms at 0.02 s against 3.7-4.1
+ms at 0.1 s; at 0.01 s the child and PostgreSQL spend more per event (a transaction a
+shipment) and the tail is no better."""
+IDLE_SECONDS = 1.0
+"""With nothing to ship, the full cycle (the in-process writer's journal replay included)
+still runs this often."""
+PUBLISH_SECONDS = 0.1
+"""Live-metrics summaries of the shipments written are gathered and published this often."""
 START_SECONDS = 30.0
 STOP_SECONDS = 60.0
 SLICE = 500
@@ -84,7 +96,7 @@ class UsageProcessWriter(FlushLoop):
         self,
         settings: Settings,
         *,
-        interval: float = 0.1,
+        interval: float = SHIP_SECONDS,
         batch_size: int = 10_000,
         summaries: Callable[[Summary], None] | None = None,
     ) -> None:
@@ -104,6 +116,9 @@ class UsageProcessWriter(FlushLoop):
         self._lock = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
         self._closing = False
+        self._last_cycle = 0.0
+        self._unpublished: Summary = []
+        self._last_published = 0.0
 
     def _summarise(self, records: Sequence[UsageRecord]) -> None:
         if self.summaries is not None:
@@ -165,21 +180,28 @@ class UsageProcessWriter(FlushLoop):
         self._process = process
 
     async def run(self) -> None:
-        """Start the child, then ship every `interval` seconds, or as soon as a batch is
-        full, until `close()`."""
+        """Start the child, then ship every `interval` seconds (when there is something to
+        ship), or as soon as a batch is full, until `close()`."""
         self._closing = False
         await self.start()
         await self._flush_loop()
 
     async def flush(self) -> None:
-        """Everything buffered so far is written when this returns."""
+        """Everything buffered so far is written (and its summary published) when this
+        returns."""
         await self._ship()
+        self._publish()
+
+    async def _periodic(self) -> None:
+        if self._buffer or time.monotonic() - self._last_cycle >= IDLE_SECONDS:
+            await self._ship()
 
     async def _ship(self) -> None:
         """Send what is buffered and wait until the child has written it. Until then the
         rows are kept here: if the child dies, this process writes them (their ids drop
         whatever the child stored already)."""
         async with self._lock:
+            self._last_cycle = time.monotonic()
             unconfirmed: list[Batch] = []
             rows, self._buffer = self._buffer, []
             for start in range(0, len(rows), SLICE):
@@ -219,12 +241,21 @@ class UsageProcessWriter(FlushLoop):
             self._lost(exc)
             return False
         summary: Summary = marshal.loads(payload)  # noqa: S302 (only from our child)
+        self._unpublished += summary
+        if time.monotonic() - self._last_published >= PUBLISH_SECONDS:
+            self._publish()
+        return True
+
+    def _publish(self) -> None:
+        """Hand the summaries gathered so far to `summaries` (their groups may repeat a
+        second, tenant, key and route: subscribers add them up)."""
+        summary, self._unpublished = self._unpublished, []
+        self._last_published = time.monotonic()
         if summary and self.summaries is not None:
             try:
                 self.summaries(summary)
             except Exception:
                 logger.exception("usage summary observer failed")
-        return True
 
     def _lost(self, exc: BaseException) -> None:
         logger.warning("usage writer process lost (%s); writing in-process", exc)
@@ -234,7 +265,7 @@ class UsageProcessWriter(FlushLoop):
         """Stop `run()`, ship everything and let the child write it and exit."""
         self._closing = True
         self._wake.set()
-        await self._ship()
+        await self.flush()
         process, self._process = self._process, None
         if process is not None:
             await _finish(process)

@@ -51,6 +51,10 @@ class FlushLoop(ABC):
     async def flush(self) -> None:
         """Write what is buffered."""
 
+    async def _periodic(self) -> None:
+        """What the loop does every `_interval` seconds (or when woken): `flush()`."""
+        await self.flush()
+
     async def _flush_loop(self) -> None:
         while not self._closing:
             with contextlib.suppress(TimeoutError):
@@ -60,7 +64,7 @@ class FlushLoop(ABC):
             if self._closing:
                 return
             try:
-                await self.flush()
+                await self._periodic()
             except Exception:
                 logger.exception("usage flush failed")
 
