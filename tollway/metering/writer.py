@@ -41,7 +41,8 @@ async def observe(
 
 
 class FlushLoop(ABC):
-    """`flush()` every `_interval` seconds, or as soon as `_wake` is set, until `_closing`."""
+    """`_periodic()` (by default `flush()`) every `_interval` seconds, or as soon as `_wake` is
+    set, until `_closing`."""
 
     _interval: float
     _wake: asyncio.Event
