@@ -191,7 +191,7 @@ class Verifier:
     async def _public(self, rule: RouteRule, client_ip: str | None, cost: int | None) -> Verdict:
         if not rule.windows:
             return Verdict(None, "", None, None, rule)
-        now = self.limiter.now_ms()
+        now = self.limiter.clock()
         _, route_windows = self._windows(PUBLIC, (), rule.windows, now)
         identity = f"ip:{client_ip or 'unknown'}"
         return await self._hit(

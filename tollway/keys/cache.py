@@ -48,8 +48,8 @@ class KeyCache:
 
     async def for_secret(self, secret: str) -> KeyRecord | None:
         """`get(hash_secret(secret))`, remembered by secret while the entry is fresh."""
-        entry = self._by_secret.get(secret)
-        if entry is not None and entry[1] > time.monotonic():
+        entry = self.fresh(secret)
+        if entry is not None:
             return entry[0]
         secret_hash = hash_secret(secret)
         record = await self.get(secret_hash)

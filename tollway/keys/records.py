@@ -9,8 +9,7 @@ from tollway.keys.limits import quota_from_json, windows_from_json
 from tollway.keys.validation import IPNetwork, parse_network
 from tollway.models import ApiKeySecret, KeyStatus, TenantStatus
 from tollway.ratelimit import Quota, Window
-
-NEVER_MS = 2**62
+from tollway.ratelimit.plan import NEVER
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -51,7 +50,7 @@ class KeyRecord:
             and not self.origins
         ):
             ends = [e for e in (self.expires_at_ms, self.secret_expires_at_ms) if e is not None]
-            until = min(ends, default=NEVER_MS)
+            until = min(ends, default=NEVER)
         object.__setattr__(self, "unrestricted_until_ms", until)
 
 

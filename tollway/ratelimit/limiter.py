@@ -37,7 +37,7 @@ class Limiter:
         `reservation.py`); 0 asks the storage on every request."""
         self.storage = storage
         self.clock = clock
-        """Milliseconds; `now_ms()` reads it."""
+        """The limiter's clock, in milliseconds."""
         self.reserve_units = reserve_units
         # Below this many units held, an admitted request tops the reservation up in the
         # background, so that a busy key rarely waits for a round trip.
@@ -66,10 +66,6 @@ class Limiter:
         self._plans[(identity, route)] = plan
         return plan
 
-    def now_ms(self) -> int:
-        """The limiter's clock."""
-        return self.clock()
-
     def hit_now(
         self,
         identity: str,
@@ -83,24 +79,31 @@ class Limiter:
         """`hit`, when it can decide without waiting: on memory counters, or from units
         reserved ahead that cover the request. None (nothing consumed): call `hit`."""
         plan = self._plan(identity, windows, quota, route_windows, route)
-        checks = plan.at(now_ms)
+        return self._decide_now(plan, plan.at(now_ms), cost, now_ms)
+
+    def _decide_now(
+        self, plan: CheckPlan, checks: tuple[Check, ...], cost: int, now: int
+    ) -> Decision | None:
         if not checks:
             return Decision(True, checks)
         if self._apply_now is not None:
-            allowed, _, states = self._apply_now(checks, cost, now_ms)
-            return Decision(allowed, checks, states, cost, now_ms)
+            allowed, _, states = self._apply_now(checks, cost, now)
+            return Decision(allowed, checks, states, cost, now)
         held = plan.reservation
-        if held is not None and held.checks is checks and held.covers(cost, now_ms):
-            decision = held.admit(cost, now_ms)
-            if held.units < self._low_water and held.refill is None and held.granting:
-                self._top_up_later(held, now_ms)
-            return decision
+        if held is not None and held.checks is checks and held.covers(cost, now):
+            return self._admit_held(held, cost, now)
         return None
 
+    def _admit_held(self, held: Reservation, cost: int, now: int) -> Decision:
+        """Admit from units held; below the low-water mark, top them up in the background."""
+        decision = held.admit(cost, now)
+        if held.units < self._low_water and held.refill is None and held.granting:
+            self._top_up_later(held, now)
+        return decision
+
     def _top_up_later(self, held: Reservation, now: int) -> None:
-        loop = asyncio.get_running_loop()
-        held.refill = loop.create_future()  # requests the units left cannot cover wait for it
-        task = loop.create_task(self._top_up(held, now))
+        held.start_refill()  # requests the units left cannot cover wait for it
+        task = asyncio.get_running_loop().create_task(self._top_up(held, now))
         self._topping_up.add(task)
         task.add_done_callback(self._topping_up.discard)
 
@@ -116,9 +119,7 @@ class Limiter:
             logger.debug("topping up a reservation failed: %s", exc)
             held.granting = False
         finally:
-            refill, held.refill = held.refill, None
-            if refill is not None:
-                refill.set_result(None)
+            held.end_refill()
 
     async def settle(self) -> None:
         """Wait until no reservation is being topped up in the background."""
@@ -140,11 +141,11 @@ class Limiter:
         `now_ms` is the caller's reading of this limiter's clock, when it already has one.
         """
         now = self.clock() if now_ms is None else now_ms
-        decision = self.hit_now(identity, windows, quota, cost, route_windows, route, now)
-        if decision is not None:
-            return decision
         plan = self._plan(identity, windows, quota, route_windows, route)
         checks = plan.at(now)
+        decision = self._decide_now(plan, checks, cost, now)
+        if decision is not None:
+            return decision
         if self.reserve_units:
             return await self._hit_reserving(plan, checks, cost, now)
         allowed, _, states = await self.storage.apply(checks, cost, now)
@@ -167,18 +168,16 @@ class Limiter:
             finally:
                 held.waiting -= cost
         else:
-            return held.admit(cost, now)
+            return self._admit_held(held, cost, now)
         # Ask for enough to cover the requests waiting, too.
         ask = min(self.reserve_units + held.waiting, MAX_RESERVE) if held.refill is None else 0
         if ask:
-            held.refill = asyncio.get_running_loop().create_future()
+            held.start_refill()
         try:
             allowed, reserved, states = await self.storage.apply(checks, cost, now, ask)
         finally:
             if ask:
-                refill, held.refill = held.refill, None
-                if refill is not None:
-                    refill.set_result(None)
+                held.end_refill()
         if ask:
             held.granting = reserved > 0
         if reserved:
@@ -186,5 +185,5 @@ class Limiter:
         elif not allowed and held.covers(cost, now):
             # Refused by the storage, but units reserved by a request answered meanwhile
             # (already counted there) cover it.
-            return held.admit(cost, now)
+            return self._admit_held(held, cost, now)
         return Decision(allowed, checks, states, cost, now)

@@ -85,17 +85,16 @@ class MemoryStorage:
         if not allowed:
             return False, 0, states
         units = cost + reserve
-        for check, counter in zip(checks, counters, strict=False):
+        for check, counter, (a, _) in zip(checks, counters, states, strict=False):
             if check.kind is GCRA:
-                before = 0 if counter is None else counter[0]
-                value = (before if before > now_ms else now_ms) + units * check.interval_ms
+                value = (a if a > now_ms else now_ms) + units * check.interval_ms
                 expires = value + EXPIRY_MARGIN_MS
             else:
                 expires = check.expire_at_ms
                 if counter is not None and counter[1] == expires:
-                    counter[0] += units  # counting on: the expiry is scheduled already
+                    counter[0] = a + units  # counting on: the expiry is scheduled already
                     continue
-                value = (0 if counter is None else counter[0]) + units
+                value = a + units
             if counter is None:
                 values[check.keys[0]] = [value, expires]
             else:

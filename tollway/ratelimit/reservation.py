@@ -56,6 +56,16 @@ class Reservation:
         self.units += granted
         self.until_ms = now_ms + RESERVATION_MS
 
+    def start_refill(self) -> None:
+        """Mark a request for more units as under way: requests not covered wait for it."""
+        self.refill = asyncio.get_running_loop().create_future()
+
+    def end_refill(self) -> None:
+        """The request for more units is answered (or failed): wake whoever waits for it."""
+        refill, self.refill = self.refill, None
+        if refill is not None:
+            refill.set_result(None)
+
     def covers(self, cost: int, now_ms: int) -> bool:
         """True when this reservation can admit a request of `cost` at `now_ms`."""
         return self.units >= cost and now_ms < self.until_ms
