@@ -2,6 +2,10 @@
 
 - the bare Starlette app (the ceiling),
 - a pass-through middleware adding five fixed headers (the floor for any limiter),
+- two references for what Python can do at all: the least any key limiter does (a dict
+  lookup, one counter, the headers computed), and the least a middleware does for the
+  configuration below (two sliding windows and a quota counted in dicts, the headers, a usage
+  record appended to a list); neither checks, refuses, shares or writes anything,
 - Tollway's middleware embedded: memory backend, SQLite (usage written on the serving loop),
 - the same with the usage writer process (`TOLLWAY_USAGE_WRITER=process`),
 - Tollway's middleware in production: Redis and PostgreSQL (usage written by a child process,
@@ -159,9 +163,12 @@ def main() -> None:
         )  # fmt: skip
         settings = Settings(database_url=env["TOLLWAY_DATABASE_URL"], state_dir=workdir / name)
         secrets[name] = asyncio.run(seed_key(settings))
+    reference = {"BENCH_SECRET": secrets["embedded"]}
     peers = {
         "bare-starlette": ("bare", {}, secrets["embedded"]),
         "headers-only": ("headers_only", {}, secrets["embedded"]),
+        "minimal-limiter": ("minimal_limiter", reference, secrets["embedded"]),
+        "minimal-config": ("minimal_configuration", reference, secrets["embedded"]),
         "tollway-memory": ("tollway", embedded, secrets["embedded"]),
         "tollway-memory-proc": (
             "tollway",
@@ -212,6 +219,8 @@ def report(best: dict[str, Result], connections: int) -> None:
         )
     redis_vs_slowapi = best["tollway-redis"].rps / slowapi.rps
     print(f"\ntollway-redis / slowapi-redis: {redis_vs_slowapi:.2f}x (target >= 3)")
+    for name in ("minimal-limiter", "minimal-config"):
+        print(f"{name} / bare: {best[name].rps / bare.rps:.2f} (reference)")
     for name, target in TARGETS.items():
         ratio = best[name].rps / bare.rps
         verdict = "met" if ratio >= target else "MISSED"
