@@ -14,13 +14,12 @@ class _Shape:
     """What the headers of one configuration share: `RateLimit-Policy` and the template of
     `RateLimit`, built once per set of checks (that is, until a window rolls over)."""
 
-    __slots__ = ("checks", "policy", "template", "timed")
+    __slots__ = ("checks", "policy", "template")
 
     def __init__(self, checks: tuple[Check, ...], results: tuple[CheckResult, ...]) -> None:
         self.checks = checks  # held, so that its id() cannot be reused while cached
         self.policy = ", ".join([_policy(r) for r in results]).encode()
         # `t=` only for checks that reset; the template takes (remaining[, seconds]) per check.
-        self.timed = tuple([bool(r.reset_ms) for r in results])
         self.template = ", ".join(
             [
                 _string(r.name).replace("%", "%%") + ";r=%d" + (";t=%d" if r.reset_ms else "")
@@ -55,11 +54,11 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
     values: list[int] = []
     tightest = -1  # fewest remaining among checks that reset (latest reset on ties)
     low = reset_of_low = 0
-    for index, ((remaining, reset_ms), timed) in enumerate(zip(levels, shape.timed, strict=False)):
+    for index, (remaining, reset_ms) in enumerate(levels):
         values.append(remaining)
-        if timed:
-            seconds = (now_ms - reset_ms) // 1000  # minus the seconds to reset, rounded up
-            values.append(-seconds if seconds < 0 else 0)
+        if reset_ms:  # as in the template: `t=` only for checks that reset
+            seconds = (reset_ms - now_ms + 999) // 1000  # to the reset, rounded up
+            values.append(seconds if seconds > 0 else 0)
             if tightest < 0 or remaining < low or (remaining == low and reset_ms > reset_of_low):
                 tightest, low, reset_of_low = index, remaining, reset_ms
     if tightest < 0:  # nothing resets (TOTAL credits): the fewest remaining
