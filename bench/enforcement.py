@@ -16,7 +16,7 @@ Tollway runs with auth, two windows, a monthly quota and usage capture on. All r
 same invocation, interleaved over several rounds (best round kept), because the machine is
 shared and noisy; ratios to the bare app are what to read.
 
-    .venv/bin/python bench/enforcement.py [--seconds 8] [--rounds 3] [--connections 10]
+    .venv/bin/python bench/enforcement.py [--seconds 6] [--rounds 5] [--connections 10]
 """
 
 from __future__ import annotations
@@ -138,8 +138,8 @@ class Served:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
