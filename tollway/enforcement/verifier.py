@@ -134,10 +134,7 @@ class Verifier:
                 return denial
         if rule is None:  # the usual case, written out: this runs on every request
             units = 1 if cost is None else cost
-            if not self.adjustments.empty:
-                windows, _ = self._windows(record, record.windows, (), now)
-            else:
-                windows = record.windows
+            windows, _ = self._windows(record, record.windows, (), now)
             decision = self.limiter.hit_now(
                 record.key_id, windows, record.quota, units, (), "", now
             )

@@ -110,16 +110,27 @@ class Limiter:
     async def _top_up(self, held: Reservation, now: int) -> None:
         """Reserve more units for `held` with a request of no cost of its own."""
         try:
-            ask = min(self.reserve_units + held.waiting, MAX_RESERVE)
-            _, reserved, states = await self.storage.apply(held.checks, 0, now, ask)
-            held.granting = reserved > 0
-            if reserved:
-                held.add(reserved, 0, states, now)
+            _, reserved, states = await self.storage.apply(held.checks, 0, now, self._ask(held))
+            self._granted(held, reserved, 0, states, now)
         except Exception as exc:  # the next request not covered asks, and meets it itself
             logger.debug("topping up a reservation failed: %s", exc)
             held.granting = False
         finally:
             held.end_refill()
+
+    def _ask(self, held: Reservation) -> int:
+        """How many units to reserve for `held`: the usual amount, plus what requests
+        waiting for it want."""
+        return min(self.reserve_units + held.waiting, MAX_RESERVE)
+
+    @staticmethod
+    def _granted(
+        held: Reservation, reserved: int, cost: int, states: list[tuple[int, int]], now: int
+    ) -> None:
+        """Record the answer to an ask: whether units were granted, and those granted."""
+        held.granting = reserved > 0
+        if reserved:
+            held.add(reserved, cost, states, now)
 
     async def settle(self) -> None:
         """Wait until no reservation is being topped up in the background."""
@@ -170,7 +181,7 @@ class Limiter:
         else:
             return self._admit_held(held, cost, now)
         # Ask for enough to cover the requests waiting, too.
-        ask = min(self.reserve_units + held.waiting, MAX_RESERVE) if held.refill is None else 0
+        ask = self._ask(held) if held.refill is None else 0
         if ask:
             held.start_refill()
         try:
@@ -179,11 +190,9 @@ class Limiter:
             if ask:
                 held.end_refill()
         if ask:
-            held.granting = reserved > 0
-        if reserved:
-            held.add(reserved, cost, states, now)
-        elif not allowed and held.covers(cost, now):
-            # Refused by the storage, but units reserved by a request answered meanwhile
-            # (already counted there) cover it.
+            self._granted(held, reserved, cost, states, now)
+        if not allowed and held.covers(cost, now):
+            # Refused by the storage (which reserves nothing then), but units reserved by a
+            # request answered meanwhile (already counted there) cover it.
             return self._admit_held(held, cost, now)
         return Decision(allowed, checks, states, cost, now)
