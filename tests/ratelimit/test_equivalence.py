@@ -1,5 +1,6 @@
 """Property: the Redis script and the in-memory backend make identical decisions, with and
-without units reserved ahead (large limits leave room for reservations, small ones none)."""
+without units leased ahead (large limits leave room for leases, small ones none), and as
+leases end and give their units back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.servers import RedisServer
 from tollway.ratelimit import Algorithm, Limiter, MemoryStorage, Quota, QuotaPeriod, Window
 from tollway.ratelimit.checks import admitted_levels
 from tollway.ratelimit.redis import RedisStorage
+from tollway.ratelimit.types import Level
 
 windows = st.lists(
     st.builds(
@@ -36,7 +38,8 @@ quotas = st.one_of(
     ),
 )
 steps = st.lists(
-    st.tuples(st.integers(0, 1500), st.integers(1, 3)),  # (ms to advance, cost)
+    # (ms to advance, cost, whether leases whose time has passed end first)
+    st.tuples(st.integers(0, 1500), st.integers(1, 3), st.booleans()),
     min_size=1,
     max_size=60,
 )
@@ -56,7 +59,7 @@ def test_backends_agree(
     redis_server: RedisServer,
     windows: list[Window],
     quota: Quota | None,
-    steps: list[tuple[int, int]],
+    steps: list[tuple[int, int, bool]],
     start: int,
     reserve: int,
 ) -> None:
@@ -70,8 +73,12 @@ def test_backends_agree(
             memory = Limiter(MemoryStorage(), clock, reserve_units=reserve)
             remote = Limiter(store, clock, reserve_units=reserve)
             who = uuid.uuid4().hex
-            for advance, cost in steps:
+            for advance, cost, end_leases in steps:
                 clock.advance(advance)
+                if end_leases:
+                    for limiter in (memory, remote):
+                        limiter.end_expired_reservations()
+                        await limiter.settle()
                 a = await memory.hit(who, windows, quota, cost)
                 b = await remote.hit(who, windows, quota, cost)
                 await memory.settle()  # reservations topped up in the background: the same
@@ -79,7 +86,7 @@ def test_backends_agree(
                 assert a == b, (clock.now, cost)
                 for decision in (a, b):  # the headers' shortcut reads the same figures
                     if decision.allowed:
-                        levels = [(r.remaining, r.reset_ms) for r in decision.results]
+                        levels = [Level(r.remaining, r.reset_ms) for r in decision.results]
                         assert (
                             admitted_levels(decision.checks, decision.states, cost, clock.now)
                             == levels

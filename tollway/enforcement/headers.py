@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from tollway.ratelimit.checks import admitted_levels
-from tollway.ratelimit.types import Check, CheckResult, Decision
+from tollway.ratelimit.decision import Decision
+from tollway.ratelimit.types import Check, CheckResult, Level
 
 Header = tuple[bytes, bytes]
 MAX_CACHED_SHAPES = 10_000
@@ -49,8 +50,14 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
     shape = _shape(decision)
     if decision.allowed:  # the usual case: no `CheckResult` is needed
         levels = admitted_levels(checks, decision.states, decision.cost, now_ms)
-    else:
-        levels = [(r.remaining, r.reset_ms) for r in decision.results]
+    else:  # a refused check's `t=` is when this same request would be admitted
+        levels = [
+            Level(
+                r.remaining,
+                now_ms + r.retry_after_ms if r.exceeded and r.retry_after_ms else r.reset_ms,
+            )
+            for r in decision.results
+        ]
     values: list[int] = []
     tightest = -1  # fewest remaining among checks that reset (latest reset on ties)
     low = reset_of_low = 0
@@ -72,8 +79,9 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
         (b"ratelimit-policy", shape.policy),
         (b"ratelimit", shape.template % tuple(values)),
     ]
-    if not decision.allowed:
-        headers.append((b"retry-after", b"%d" % decision.retry_after_seconds))
+    retry_after = None if decision.allowed else decision.retry_after_seconds
+    if retry_after is not None:  # none when no wait would do (spent credits)
+        headers.append((b"retry-after", b"%d" % retry_after))
     return headers
 
 

@@ -106,6 +106,7 @@ class EnforcementRuntime:
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
+                asyncio.create_task(self.verifier.limiter.maintain(), name="tollway-leases"),
             ]
             self.started = True
             # What is loaded by now lives as long as the process. Freezing it keeps the
@@ -129,7 +130,7 @@ class EnforcementRuntime:
                 await self.activity.flush()
             await self.usage.close()  # whatever arrived while stopping
             await self.bus.disconnect()
-            await self.verifier.limiter.settle()
+            await self.verifier.limiter.aclose()  # leased units go back
             await self.storage.aclose()
             if self.redis is not None:
                 await self.redis.aclose()

@@ -222,9 +222,19 @@ def _verdict(
 ) -> Verdict:
     if decision.allowed:
         return Verdict(None, "", record, decision, rule, now)
+    retry_after = decision.retry_after_seconds
     if decision.quota_exceeded:
-        code, detail = DenialCode.QUOTA_EXCEEDED, "the quota is used up"
+        code = DenialCode.QUOTA_EXCEEDED
+        detail = (
+            "the quota's credits are spent and do not refill"
+            if retry_after is None
+            else f"the quota is used up; it resets in {retry_after}s"
+        )
     else:
         code = DenialCode.RATE_LIMIT_EXCEEDED
-        detail = f"rate limit exceeded; retry in {decision.retry_after_seconds}s"
+        detail = (
+            "the request costs more than the rate limit admits"
+            if retry_after is None
+            else f"rate limit exceeded; retry in {retry_after}s"
+        )
     return Verdict(code, detail, record, decision, rule, now)

@@ -3,9 +3,10 @@
 Imports neither models nor web code.
 """
 
+from tollway.ratelimit.decision import Decision
 from tollway.ratelimit.limiter import Limiter, wall_clock_ms
 from tollway.ratelimit.memory import MemoryStorage
-from tollway.ratelimit.types import Algorithm, Decision, Quota, QuotaPeriod, Window
+from tollway.ratelimit.types import Algorithm, Quota, QuotaPeriod, Window
 
 __all__ = [
     "Algorithm",

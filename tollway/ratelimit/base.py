@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from tollway.ratelimit.types import Check
+from tollway.ratelimit.types import Check, Lease, StorageAnswer
 
 
 class LimitStorage(Protocol):
@@ -14,13 +14,23 @@ class LimitStorage(Protocol):
     name: str
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
-    ) -> tuple[bool, int, list[tuple[int, int]]]:
-        """(allowed, units reserved ahead, each check's state before the request).
+        self,
+        checks: Sequence[Check],
+        cost: int,
+        now_ms: int,
+        reserve: int = 0,
+        lease: Lease | None = None,
+        final: bool = False,
+    ) -> StorageAnswer:
+        """Count `cost` on every check if every one allows it (none otherwise), and answer
+        each check's state before the request.
 
-        An admitted request may also reserve up to `reserve` more units, consumed now, for the
-        caller to admit later requests with locally (see `Limiter`); how many it gets depends
-        on the room every check has left (`checks.RESERVE_SHARE`, `RESERVE_MIN_ROOM`).
+        With a `lease` (a reservation's request), first add what the lease has handed out
+        since it last reported to every count, then lease it `lease.keep` units plus up to
+        `reserve` more, granted only to an admitted request, from checks with room to spare
+        (`checks.RESERVE_SHARE`, `RESERVE_MIN_ROOM`), never from a GCRA check. Leased units
+        count as used for every other request until the lease reports or gives them back;
+        `final` ends the lease (units not handed out go back).
         """
         ...
 

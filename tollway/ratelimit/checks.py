@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from tollway.ratelimit.counters import FIXED, GCRA, SLIDING, level_after, retry_after_ms
 from tollway.ratelimit.types import (
     Algorithm,
     Check,
     CheckResult,
-    Kind,
+    CounterState,
+    Level,
     Quota,
     QuotaPeriod,
     Window,
@@ -27,14 +29,18 @@ def _key(identity: str, *parts: object) -> str:
     return f"{KEY_PREFIX}:{{{identity}}}:" + ":".join(str(p) for p in parts)
 
 
-FIXED, SLIDING, GCRA = Kind.FIXED, Kind.SLIDING, Kind.GCRA  # plain names: enum lookups cost
+def lease_key(key: str) -> str:
+    """Where the units leased from counter `key` to reservations are kept (same slot)."""
+    return key + ":l"
+
+
 EXPIRY_MARGIN_MS = 1000
 """Counters outlive the instant they stop counting by this much (clock skew, slow requests)."""
 RESERVE_SHARE = 32
-"""A reservation ahead takes at most this fraction (1/n) of the room a check has left..."""
+"""A reservation ahead leases at most this fraction (1/n) of the room a check has left..."""
 RESERVE_MIN_ROOM = 1024
 """...and only from a check with at least this much room, so that a window near its limit is
-counted request by request and no instance holds units another one is refused for."""
+counted request by request and instances hold few units another one could be refused for."""
 
 
 def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -> Check:
@@ -52,10 +58,11 @@ def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -
     index = now_ms // length
     end = index * length + length
     if window.algorithm is Algorithm.FIXED_WINDOW:
+        key = _key(identity, scope, "f", length, index)
         return Check(
-            name=name, kind=FIXED, keys=(_key(identity, scope, "f", length, index),),
-            limit=window.limit, interval_ms=length, burst=0, reset_ms=end,
-            expire_at_ms=end + EXPIRY_MARGIN_MS, is_quota=False, window_seconds=window.seconds,
+            name=name, kind=FIXED, keys=(key,), limit=window.limit, interval_ms=length,
+            burst=0, reset_ms=end, expire_at_ms=end + EXPIRY_MARGIN_MS, is_quota=False,
+            window_seconds=window.seconds, lease_keys=(lease_key(key),),
         )  # fmt: skip
     current = _key(identity, scope, "s", length, index)
     previous = _key(identity, scope, "s", length, index - 1)
@@ -64,6 +71,7 @@ def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -
         name=name, kind=SLIDING, keys=(current, previous), limit=window.limit,
         interval_ms=length, burst=0, reset_ms=end, expire_at_ms=end + length + EXPIRY_MARGIN_MS,
         is_quota=False, window_seconds=window.seconds,
+        lease_keys=(lease_key(current), lease_key(previous)),
     )  # fmt: skip
 
 
@@ -87,17 +95,19 @@ def quota_check(identity: str, quota: Quota, now_ms: int) -> Check:
     period = quota.refill if quota.period is QuotaPeriod.TOTAL else quota.period
     name = f"quota-{quota.period.value.lower()}"
     if period is None:  # TOTAL credits, never refilled
+        key = _key(identity, "q", "total")
         return Check(
-            name=name, kind=FIXED, keys=(_key(identity, "q", "total"),), limit=quota.limit,
-            interval_ms=0, burst=0, reset_ms=0, expire_at_ms=0, is_quota=True, window_seconds=0,
+            name=name, kind=FIXED, keys=(key,), limit=quota.limit, interval_ms=0, burst=0,
+            reset_ms=0, expire_at_ms=0, is_quota=True, window_seconds=0,
+            lease_keys=(lease_key(key),),
         )  # fmt: skip
     start, end = period_bounds(period, datetime.fromtimestamp(now_ms / 1000, UTC))
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    key = _key(identity, "q", period.value, start_ms)
     return Check(
-        name=name, kind=FIXED, keys=(_key(identity, "q", period.value, start_ms),),
-        limit=quota.limit, interval_ms=end_ms - start_ms, burst=0, reset_ms=end_ms,
-        expire_at_ms=end_ms + 86_400_000, is_quota=True,
-        window_seconds=(end_ms - start_ms) // 1000,
+        name=name, kind=FIXED, keys=(key,), limit=quota.limit, interval_ms=end_ms - start_ms,
+        burst=0, reset_ms=end_ms, expire_at_ms=end_ms + 86_400_000, is_quota=True,
+        window_seconds=(end_ms - start_ms) // 1000, lease_keys=(lease_key(key),),
     )  # fmt: skip
 
 
@@ -124,78 +134,31 @@ def build_checks(
     return checks
 
 
-def check_allows(check: Check, state: tuple[int, int], cost: int, now_ms: int) -> bool:
-    """The admission formula, identical to the Lua script's."""
-    a, b = state
-    kind = check.kind
-    if kind is FIXED:
-        return a + cost <= check.limit
-    if kind is SLIDING:
-        # The previous window's count weighs by how much of it the sliding window still covers.
-        w = check.interval_ms
-        return b * (check.reset_ms - now_ms) + (a + cost) * w <= check.limit * w
-    return max(a, now_ms) + cost * check.interval_ms - now_ms <= check.burst * check.interval_ms
-
-
 def admitted_levels(
-    checks: Sequence[Check], states: Sequence[tuple[int, int]], cost: int, now_ms: int
-) -> list[tuple[int, int]]:
-    """(remaining, reset_ms) of every check after admitting `cost`: what `read_result` says
-    of an admitted request, in one pass (it runs for every request that gets headers)."""
-    levels = []
-    for check, (a, b) in zip(checks, states, strict=True):
-        kind = check.kind
-        if kind is SLIDING:
-            w = check.interval_ms
-            reset_ms = check.reset_ms
-            remaining = (check.limit * w - b * (reset_ms - now_ms) - (a + cost) * w) // w
-        elif kind is FIXED:
-            remaining = check.limit - a - cost
-            reset_ms = check.reset_ms
-        else:
-            interval = check.interval_ms
-            reset_ms = (a if a > now_ms else now_ms) + cost * interval
-            remaining = (check.burst * interval - (reset_ms - now_ms)) // interval
-        levels.append((remaining if remaining > 0 else 0, reset_ms))
-    return levels
+    checks: Sequence[Check], states: Sequence[CounterState], cost: int, now_ms: int
+) -> list[Level]:
+    """Every check's level after admitting `cost`: what `read_result` says of an admitted
+    request, without building results (it runs for every request that gets headers)."""
+    return [level_after(c, s, cost, now_ms) for c, s in zip(checks, states, strict=True)]
 
 
 def read_result(
-    check: Check, state: tuple[int, int], cost: int, now_ms: int, allowed: bool
+    check: Check, state: CounterState, cost: int, now_ms: int, allowed: bool
 ) -> CheckResult:
     """Remaining units, reset and retry time of one check after the decision."""
-    a, b = state
-    # An admitted request passed every check; only a refusal needs the formula again.
-    exceeded = False if allowed else not check_allows(check, state, cost, now_ms)
-    used = cost if allowed else 0
-    kind = check.kind
-    if kind is FIXED:
-        remaining = check.limit - a - used
-        reset_ms = check.reset_ms
-        retry = (reset_ms - now_ms) if reset_ms else 86_400_000
-    elif kind is SLIDING:
-        w = check.interval_ms
-        reset_ms = check.reset_ms
-        weight = reset_ms - now_ms
-        remaining = (check.limit * w - b * weight - (a + used) * w) // w
-        spare = check.limit - a - cost
-        retry = weight
-        if spare >= 0 and b > 0:
-            retry = max(1, weight - (spare * w) // b)
-    else:
-        interval = check.interval_ms
-        start = a if a > now_ms else now_ms
-        tat = start + used * interval
-        remaining = (check.burst * interval - (tat - now_ms)) // interval
-        reset_ms = tat
-        retry = start + cost * interval - check.burst * interval - now_ms
+    if allowed:  # an admitted request passed every check
+        wait: int | None = 0
+        level = level_after(check, state, cost, now_ms)
+    else:  # nothing was counted
+        wait = retry_after_ms(check, state, cost, now_ms)
+        level = level_after(check, state, 0, now_ms)
     return CheckResult(
         check.name,
         check.limit,
-        remaining if remaining > 0 else 0,
-        reset_ms,
-        retry if retry > 1 else 1,
+        level.remaining,
+        level.reset_ms,
+        wait,
         check.is_quota,
         check.window_seconds,
-        exceeded,
+        wait != 0,
     )

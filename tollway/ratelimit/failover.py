@@ -12,7 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.memory import MemoryStorage
-from tollway.ratelimit.types import Check
+from tollway.ratelimit.types import Check, Lease, StorageAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +49,24 @@ class FailoverStorage:
         return self._down_until > time.monotonic()
 
     async def apply(
-        self, checks: Sequence[Check], cost: int, now_ms: int, reserve: int = 0
-    ) -> tuple[bool, int, list[tuple[int, int]]]:
+        self,
+        checks: Sequence[Check],
+        cost: int,
+        now_ms: int,
+        reserve: int = 0,
+        lease: Lease | None = None,
+        final: bool = False,
+    ) -> StorageAnswer:
         """Primary when up; otherwise the failure mode decides."""
         if not self.degraded:
             try:
-                return await self.primary.apply(checks, cost, now_ms, reserve)
+                return await self.primary.apply(checks, cost, now_ms, reserve, lease, final)
             except UNAVAILABLE as exc:
                 logger.warning("rate-limit storage unreachable (%s); failing %s", exc, self.mode)
                 self._down_until = time.monotonic() + self._retry_seconds
         if self.mode is FailureMode.CLOSED:
             raise LimiterUnavailable("rate-limit storage unreachable")
-        return await self.fallback.apply(checks, cost, now_ms, reserve)
+        return await self.fallback.apply(checks, cost, now_ms, reserve, lease, final)
 
     async def reset(self) -> None:
         """Reset both."""

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from tollway.ratelimit.base import LimitStorage
+from tollway.ratelimit.decision import Decision
 from tollway.ratelimit.memory import MemoryStorage
 from tollway.ratelimit.plan import CheckPlan
-from tollway.ratelimit.reservation import Reservation
-from tollway.ratelimit.types import Check, Decision, Quota, Window
+from tollway.ratelimit.reservation import RESERVATION_MS, Reservation, Reservations
+from tollway.ratelimit.types import Check, Quota, Window
 
 logger = logging.getLogger(__name__)
 MAX_PLANS = 100_000
@@ -24,7 +25,7 @@ def wall_clock_ms() -> int:
 
 
 class Limiter:
-    """Checks and consumes every window and the quota of one request together."""
+    """Checks and counts every window and the quota of one request together."""
 
     def __init__(
         self,
@@ -32,19 +33,20 @@ class Limiter:
         clock: Callable[[], int] = wall_clock_ms,
         reserve_units: int = 0,
     ) -> None:
-        """`reserve_units`: how many units ahead an admitted request may reserve for this
+        """`reserve_units`: how many units ahead an admitted request may lease for this
         instance to admit later requests with, without asking the storage (see
         `reservation.py`); 0 asks the storage on every request."""
         self.storage = storage
         self.clock = clock
         """The limiter's clock, in milliseconds."""
         self.reserve_units = reserve_units
+        self.reservations = Reservations(storage, clock)
         # Below this many units held, an admitted request tops the reservation up in the
         # background, so that a busy key rarely waits for a round trip.
         self._low_water = max(1, reserve_units // 2)
         self._topping_up: set[asyncio.Task[None]] = set()
         self._plans: dict[tuple[str, str], CheckPlan] = {}
-        # Memory counters are consumed without awaiting (and need no reservation).
+        # Memory counters are counted without awaiting (and need no reservation).
         self._apply_now = (
             storage.apply_now if isinstance(storage, MemoryStorage) and not reserve_units else None
         )
@@ -60,7 +62,10 @@ class Limiter:
         plan = self._plans.get((identity, route))
         if plan is not None and plan.matches(windows, quota, route_windows):
             return plan
+        if plan is not None and plan.reservation is not None:
+            self.reservations.end(plan.reservation)
         if len(self._plans) >= MAX_PLANS:  # many identities (per-IP limits): start afresh
+            self.reservations.end_all()
             self._plans.clear()
         plan = CheckPlan(identity, windows, quota, route_windows, route)
         self._plans[(identity, route)] = plan
@@ -77,7 +82,7 @@ class Limiter:
         now_ms: int,
     ) -> Decision | None:
         """`hit`, when it can decide without waiting: on memory counters, or from units
-        reserved ahead that cover the request. None (nothing consumed): call `hit`."""
+        reserved ahead that cover the request. None (nothing counted): call `hit`."""
         plan = self._plan(identity, windows, quota, route_windows, route)
         return self._decide_now(plan, plan.at(now_ms), cost, now_ms)
 
@@ -108,10 +113,11 @@ class Limiter:
         task.add_done_callback(self._topping_up.discard)
 
     async def _top_up(self, held: Reservation, now: int) -> None:
-        """Reserve more units for `held` with a request of no cost of its own."""
+        """Report and lease more units for `held` with a request of no cost of its own."""
+        lease = held.lease(now)
         try:
-            _, reserved, states = await self.storage.apply(held.checks, 0, now, self._ask(held))
-            self._granted(held, reserved, 0, states, now)
+            answer = await self.storage.apply(held.checks, 0, now, self._ask(held), lease)
+            held.add(answer, 0, lease, now)
         except Exception as exc:  # the next request not covered asks, and meets it itself
             logger.debug("topping up a reservation failed: %s", exc)
             held.granting = False
@@ -119,23 +125,32 @@ class Limiter:
             held.end_refill()
 
     def _ask(self, held: Reservation) -> int:
-        """How many units to reserve for `held`: the usual amount, plus what requests
+        """How many units to lease for `held`: the usual amount, plus what requests
         waiting for it want."""
         return min(self.reserve_units + held.waiting, MAX_RESERVE)
 
-    @staticmethod
-    def _granted(
-        held: Reservation, reserved: int, cost: int, states: list[tuple[int, int]], now: int
-    ) -> None:
-        """Record the answer to an ask: whether units were granted, and those granted."""
-        held.granting = reserved > 0
-        if reserved:
-            held.add(reserved, cost, states, now)
+    def end_expired_reservations(self) -> None:
+        """Give back the units of every reservation whose time has passed."""
+        self.reservations.end_expired(self.clock())
+
+    async def maintain(self, period_ms: int = RESERVATION_MS // 4) -> None:
+        """Run for ever: end expired reservations, so that a key gone quiet gives its
+        leased units back (and reports what it handed out) before its lease lapses."""
+        while True:
+            await asyncio.sleep(period_ms / 1000)
+            self.end_expired_reservations()
 
     async def settle(self) -> None:
-        """Wait until no reservation is being topped up in the background."""
+        """Wait until no reservation is being topped up or given back in the background."""
         while self._topping_up:
             await asyncio.gather(*self._topping_up, return_exceptions=True)
+        await self.reservations.settle()
+
+    async def aclose(self) -> None:
+        """Give back every unit still leased (shutdown)."""
+        await self.settle()
+        self.reservations.end_all()
+        await self.reservations.settle()
 
     async def hit(
         self,
@@ -147,7 +162,7 @@ class Limiter:
         route: str = "",
         now_ms: int | None = None,
     ) -> Decision:
-        """Admit the request (consuming `cost` everywhere) or reject it (consuming nothing).
+        """Admit the request (counting `cost` everywhere) or refuse it (counting nothing).
 
         `now_ms` is the caller's reading of this limiter's clock, when it already has one.
         """
@@ -157,19 +172,25 @@ class Limiter:
         decision = self._decide_now(plan, checks, cost, now)
         if decision is not None:
             return decision
-        if self.reserve_units:
+        if self.reserve_units and plan.leasable:
             return await self._hit_reserving(plan, checks, cost, now)
         allowed, _, states = await self.storage.apply(checks, cost, now)
         return Decision(allowed, checks, states, cost, now)
 
+    def _reservation(self, plan: CheckPlan, checks: tuple[Check, ...]) -> Reservation:
+        held = plan.reservation
+        if held is None or held.checks is not checks or held.ended:
+            if held is not None:  # its window rolled over: give back what it holds
+                self.reservations.end(held)
+            held = plan.reservation = self.reservations.new(checks)
+        return held
+
     async def _hit_reserving(
         self, plan: CheckPlan, checks: tuple[Check, ...], cost: int, now: int
     ) -> Decision:
-        """`hit` with units reserved ahead: admit from the reservation when it covers the
-        request; while a request is fetching more, wait for it rather than ask as well."""
-        held = plan.reservation
-        if held is None or held.checks is not checks:
-            held = plan.reservation = Reservation(checks)
+        """`hit` with units leased ahead: admit from the lease when it covers the request;
+        while a request of the lease is under way, wait for it rather than ask as well."""
+        held = self._reservation(plan, checks)
         while not held.covers(cost, now):
             if held.refill is None or not held.granting:
                 break
@@ -180,19 +201,16 @@ class Limiter:
                 held.waiting -= cost
         else:
             return self._admit_held(held, cost, now)
-        # Ask for enough to cover the requests waiting, too.
-        ask = self._ask(held) if held.refill is None else 0
-        if ask:
-            held.start_refill()
+        if held.refill is not None:  # one request of a lease at a time: count this one apart
+            allowed, _, states = await self.storage.apply(checks, cost, now)
+            return Decision(allowed, checks, states, cost, now)
+        if now >= held.until_ms:
+            held.units = 0  # expired: this request gives them back
+        held.start_refill()
+        lease = held.lease(now)
         try:
-            allowed, reserved, states = await self.storage.apply(checks, cost, now, ask)
+            answer = await self.storage.apply(checks, cost, now, self._ask(held), lease)
+            held.add(answer, cost, lease, now)
         finally:
-            if ask:
-                held.end_refill()
-        if ask:
-            self._granted(held, reserved, cost, states, now)
-        if not allowed and held.covers(cost, now):
-            # Refused by the storage (which reserves nothing then), but units reserved by a
-            # request answered meanwhile (already counted there) cover it.
-            return self._admit_held(held, cost, now)
-        return Decision(allowed, checks, states, cost, now)
+            held.end_refill()
+        return Decision(answer.allowed, checks, answer.states, cost, now)

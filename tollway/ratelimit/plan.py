@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tollway.ratelimit.checks import build_checks, valid_range
+from tollway.ratelimit.counters import GCRA
 from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Quota, Window
 
@@ -21,8 +22,8 @@ class CheckPlan:
     """Every check of one identity's configuration, ready for any instant."""
 
     __slots__ = (
-        "_identity", "_route", "checks", "quota", "reservation", "route_windows", "valid_from",
-        "valid_until", "windows",
+        "_identity", "_route", "checks", "leasable", "quota", "reservation", "route_windows",
+        "valid_from", "valid_until", "windows",
     )  # fmt: skip
 
     def __init__(
@@ -41,6 +42,7 @@ class CheckPlan:
         self.checks: tuple[Check, ...] = ()
         self.valid_from, self.valid_until = NEVER, -NEVER  # nothing compiled yet
         self.reservation: Reservation | None = None  # units held ahead (`Limiter`)
+        self.leasable = False  # units may be leased ahead for these checks (no GCRA)
 
     def matches(
         self, windows: Sequence[Window], quota: Quota | None, route_windows: Sequence[Window]
@@ -71,4 +73,5 @@ class CheckPlan:
             low, high = valid_range(check)
             start, end = max(start, low), min(end, high)
         self.checks, self.valid_from, self.valid_until = checks, start, end
+        self.leasable = bool(checks) and all(c.kind is not GCRA for c in checks)
         return checks

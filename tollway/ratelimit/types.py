@@ -1,10 +1,10 @@
-"""Rate-limit vocabulary: algorithms, windows, quotas, checks and decisions."""
+"""Rate-limit vocabulary: algorithms, windows, quotas, checks, states and storage answers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Algorithm(StrEnum):
@@ -65,7 +65,9 @@ class Check:
 
     `interval_ms` is the window length (FIXED, SLIDING) or the GCRA emission interval.
     `expire_at_ms` is when the counter may be forgotten (FIXED, SLIDING; 0: never); a GCRA
-    value is kept until its theoretical arrival time has passed.
+    value is kept until its theoretical arrival time has passed. `lease_keys` name where the
+    units leased to reservations are kept, one per key of `keys` (none for GCRA, which is
+    never reserved from).
     """
 
     name: str
@@ -78,6 +80,7 @@ class Check:
     expire_at_ms: int
     is_quota: bool
     window_seconds: int
+    lease_keys: tuple[str, ...] = ()
     # The Redis backend's RESP encoding of `keys` and of the per-check arguments, made once.
     wire_keys: bytes | None = field(default=None, compare=False, repr=False)
     wire_args: bytes | None = field(default=None, compare=False, repr=False)
@@ -91,77 +94,49 @@ class CheckResult:
     limit: int
     remaining: int
     reset_ms: int
-    retry_after_ms: int
+    retry_after_ms: int | None  # None: never (spent credits that do not refill)
     is_quota: bool
     window_seconds: int
     exceeded: bool
 
 
-class Decision:
-    """Allowed or not, and every check's state (for headers).
+class CounterState(NamedTuple):
+    """One check's stored state before a request: `value` is the current count (FIXED,
+    SLIDING) or the theoretical arrival time in ms (GCRA); `previous` the previous window's
+    count (SLIDING; 0 otherwise). Units leased to other reservations count as used."""
 
-    Holds what the storage answered (`states`, per check); the `CheckResult`s are read from
-    it only when asked for: the headers of an admitted request need only
-    `checks.admitted_levels`.
+    value: int
+    previous: int = 0
+
+
+class Level(NamedTuple):
+    """What a check has left after a request, and when it resets (0: never)."""
+
+    remaining: int
+    reset_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A reservation's standing in the storage, sent with each of its requests.
+
+    `counted` is every unit the reservation has handed out since it began (cumulative, so a
+    repeated report never counts twice); `reported` how many of them the storage has
+    acknowledged (used if it has forgotten the lease); `keep` the units it still holds and
+    keeps leased; `until_ms` when the storage lets the lease go by itself (a crashed
+    instance's units).
     """
 
-    __slots__ = ("_results", "allowed", "checks", "cost", "now_ms", "states")
+    lease_id: str
+    counted: int
+    reported: int
+    keep: int
+    until_ms: int
 
-    def __init__(
-        self,
-        allowed: bool,
-        checks: tuple[Check, ...] = (),
-        states: Sequence[tuple[int, int]] = (),
-        cost: int = 1,
-        now_ms: int = 0,
-    ) -> None:
-        self.allowed = allowed
-        # The same tuple for every decision until a window rolls over, so what depends only
-        # on the configuration (RateLimit-Policy) can be cached by it.
-        self.checks = checks
-        self.states = states
-        self.cost = cost
-        self.now_ms = now_ms
-        self._results: tuple[CheckResult, ...] | None = None
 
-    @property
-    def results(self) -> tuple[CheckResult, ...]:
-        """Every check's state after the request."""
-        if self._results is None:
-            from tollway.ratelimit.checks import read_result  # checks.py imports this module
+class StorageAnswer(NamedTuple):
+    """What a storage answers for one request."""
 
-            self._results = tuple(
-                [
-                    read_result(c, s, self.cost, self.now_ms, self.allowed)
-                    for c, s in zip(self.checks, self.states, strict=True)
-                ]
-            )
-        return self._results
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Decision):
-            return NotImplemented
-        return self.allowed == other.allowed and self.results == other.results
-
-    def __repr__(self) -> str:
-        return f"Decision(allowed={self.allowed}, results={self.results!r})"
-
-    @property
-    def quota_exceeded(self) -> bool:
-        """Denied because of a quota (not a window)."""
-        return any(r.exceeded and r.is_quota for r in self.results) and not any(
-            r.exceeded and not r.is_quota for r in self.results
-        )
-
-    @property
-    def retry_after_seconds(self) -> int:
-        """Whole seconds (at least 1) until the denied checks could admit the request."""
-        waits = [r.retry_after_ms for r in self.results if r.exceeded]
-        return max(1, -(-max(waits, default=1000) // 1000))
-
-    @property
-    def most_constrained(self) -> CheckResult | None:
-        """The window or quota with the fewest remaining units (latest reset on ties)."""
-        if not self.results:
-            return None
-        return min(self.results, key=lambda r: (r.remaining, -r.reset_ms))
+    allowed: bool
+    reserved: int  # units newly leased to the caller's reservation
+    states: list[CounterState]  # each check's state before the request

@@ -184,7 +184,7 @@ class WebhookDispatcher:
                 f"webhooks:{endpoint.id}", (Window(endpoint.rate_limit_per_second, 1),), None
             )
             if not decision.allowed:
-                wait = max(0.05, decision.retry_after_seconds)
+                wait = max(0.05, decision.retry_after_seconds or 1)
                 return Result(message, moment, None, defer_seconds=wait)
         try:
             body = json.dumps(body_of(message.event), separators=(",", ":"))
