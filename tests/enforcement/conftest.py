@@ -37,15 +37,19 @@ Protected = Callable[..., Any]
 
 @pytest.fixture
 async def protected(server: LiveServer) -> AsyncIterator[Protected]:
-    """`async with protected(routes=..., ip=..., settings=...) as (client, middleware)`."""
+    """`async with protected(routes=..., ip=..., settings=..., app=...) as (client,
+    middleware)`; the app defaults to `downstream()`."""
     opened: list[EnforcementMiddleware] = []
 
     @asynccontextmanager
     async def make(
-        routes: Iterable[RouteRule] = (), ip: str = CLIENT_IP, settings: Settings | None = None
+        routes: Iterable[RouteRule] = (),
+        ip: str = CLIENT_IP,
+        settings: Settings | None = None,
+        app: Any = None,
     ) -> AsyncIterator[tuple[httpx.AsyncClient, EnforcementMiddleware]]:
         middleware = EnforcementMiddleware(
-            downstream(), settings=settings or server.settings, routes=routes
+            app or downstream(), settings=settings or server.settings, routes=routes
         )
         opened.append(middleware)
         transport = httpx.ASGITransport(app=middleware, client=(ip, 40000))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
 from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import CLIENT_IP, Protected
 from tests.keyhelpers import create_key
@@ -49,7 +54,7 @@ async def test_allowed_and_rejected_requests_are_captured(
     assert first.latency_ms > 0 and first.response_bytes > 0 and first.cost_units == 1
     assert rejected.response_bytes > 0  # the problem body
     assert upload.method == "POST" and upload.request_bytes == 100
-    assert upload.route == "(unmatched)"  # no rule and a rejected request never reached the app
+    assert upload.route == "/{path:path}"  # no rule: the app's route, matched without it
 
 
 async def test_requests_without_a_valid_key_are_captured(protected: Protected) -> None:
@@ -70,6 +75,39 @@ async def test_the_apps_route_template_is_used(gql: GraphQL, protected: Protecte
         (event,) = await stored(middleware.runtime.usage, key_id=key["id"])
     assert event.path == "/orders/991"
     assert event.route == "/{path:path}"  # the downstream Starlette route, bounded
+
+
+def routed_app() -> Starlette:
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    users = [Route("/users/{id:int}", hello)]
+    return Starlette(routes=[Route("/hello", hello), Mount("/v1", routes=users)])
+
+
+async def test_refused_requests_keep_the_apps_route(gql: GraphQL, protected: Protected) -> None:
+    secret, key = await create_key(gql, await gql.create_tenant(), rateLimits=[
+        {"limit": 1, "windowSeconds": 3600}
+    ])  # fmt: skip
+    async with protected(app=routed_app(), ip="198.51.100.61") as (client, middleware):
+        headers = {"X-API-Key": secret}
+        await client.get("/hello", headers=headers)  # admitted
+        await client.get("/hello", headers=headers)  # 429
+        await client.get("/v1/users/7", headers=headers)  # 429, through the mount
+        await client.post("/hello", headers=headers)  # 429, a route for another method
+        await client.get("/nowhere", headers=headers)  # 429, no route: a 404 had it passed
+        await client.get("/hello")  # 401
+        await middleware.runtime.usage.flush()
+        events = await UsageEvent.filter(client_ip="198.51.100.61").order_by("id")
+    assert [(e.path, e.status, e.route) for e in events] == [
+        ("/hello", 200, "/hello"),
+        ("/hello", 429, "/hello"),
+        ("/v1/users/7", 429, "/users/{id:int}"),
+        ("/hello", 429, "/hello"),
+        ("/nowhere", 429, "(unmatched)"),
+        ("/hello", 401, "/hello"),
+    ]
+    assert {str(e.key_id) for e in events[:5]} == {key["id"]}
 
 
 async def test_a_usage_writer_process_stores_the_same_events(

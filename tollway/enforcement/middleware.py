@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from tollway.enforcement.app_routes import AppRoutes
 from tollway.enforcement.capture import UsageCapture
 from tollway.enforcement.headers import Header, ratelimit_headers
 from tollway.enforcement.problems import DenialCode, problem_body
@@ -38,6 +39,7 @@ class EnforcementMiddleware:
         runtime: EnforcementRuntime | None = None,
     ) -> None:
         self.app = app
+        self._app_routes = AppRoutes(app)
         self.runtime = runtime or EnforcementRuntime(settings or load_settings(), routes)
         self._trusted = tuple(
             ipaddress.ip_network(c, strict=False) for c in self.runtime.settings.trusted_proxies
@@ -88,6 +90,8 @@ class EnforcementMiddleware:
             verdict.rule.cost if verdict.rule else 1,
         )  # fmt: skip
         if verdict.code is not None:
+            if usage.route is None:  # the app never sees it: match its route here
+                usage.route = self._app_routes.template(scope)
             runtime.activity.denied(
                 verdict.code.value, method=method, path=path, client_ip=client_ip,
                 user_agent=agent, key=verdict.record,
