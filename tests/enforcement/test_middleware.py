@@ -361,3 +361,20 @@ async def test_verify_api_key_mutation(gql: GraphQL) -> None:
     assert await gql.error_code(verify, {"k": secret}, token=viewer) == "FORBIDDEN"
     bad = (await gql.data(verify, {"k": "nonsense"}))["verifyApiKey"]
     assert bad["code"] == "API_KEY_INVALID"
+
+
+async def test_verify_api_key_without_a_client_address(gql: GraphQL) -> None:
+    """Only a key with an IP allow-list needs `clientIp`; the refusal says what is missing."""
+    tenant = await gql.create_tenant()
+    listed, _ = await create_key(gql, tenant, allowedIps=["10.0.0.0/8"])
+    open_key, _ = await create_key(gql, tenant, allowedOrigins=["https://app.example"])
+    verify = """mutation($k: String!, $o: String, $ip: String) {
+        verifyApiKey(key: $k, origin: $o, clientIp: $ip) { valid code detail } }"""
+    origin = "https://app.example"
+    free = (await gql.data(verify, {"k": open_key, "o": origin}))["verifyApiKey"]
+    assert free == {"valid": True, "code": None, "detail": None}
+    missing = (await gql.data(verify, {"k": listed, "o": origin}))["verifyApiKey"]
+    assert missing["code"] == "IP_NOT_ALLOWED"
+    assert "None" not in missing["detail"] and "clientIp" in missing["detail"]
+    given = (await gql.data(verify, {"k": listed, "ip": "10.9.8.7"}))["verifyApiKey"]
+    assert given["valid"]

@@ -162,7 +162,12 @@ class Verifier:
         if record.secret_expires_at_ms is not None and record.secret_expires_at_ms <= now:
             return _deny(DenialCode.API_KEY_INVALID, "this secret was rotated out", rule, record)
         if not _ip_allowed(record, client_ip):
-            detail = f"requests from {client_ip} are not allowed"
+            detail = (
+                "this key accepts requests only from its allowed IP addresses, and the"
+                " request's client address is not known (verifyApiKey: send clientIp)"
+                if client_ip is None
+                else f"requests from {client_ip} are not allowed"
+            )
             return _deny(DenialCode.IP_NOT_ALLOWED, detail, rule, record)
         if record.origins and origin is not None and normalize_origin(origin) not in record.origins:
             detail = f"origin {origin} is not allowed"
