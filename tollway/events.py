@@ -11,11 +11,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from broadcaster import Broadcast
+from tollway.broadcast import SupervisedBroadcast
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +42,18 @@ class SlowSubscriber(Exception):
     """A live subscriber did not keep up and was dropped."""
 
 
-_shared: dict[str, tuple[Broadcast, int]] = {}
+_shared: dict[str, tuple[SupervisedBroadcast, int]] = {}
 
 
-async def _acquire_broadcast(url: str) -> Broadcast:
-    """One Broadcast per URL per process, so in-process publishers and listeners meet."""
+async def _acquire_broadcast(url: str) -> SupervisedBroadcast:
+    """One connection per URL per process, so in-process publishers and listeners meet."""
     if url in _shared:
         broadcast, users = _shared[url]
         _shared[url] = (broadcast, users + 1)
         return broadcast
-    broadcast = Broadcast(url)
-    await broadcast.connect()
+    broadcast = SupervisedBroadcast(url)
     _shared[url] = (broadcast, 1)
+    await broadcast.start()
     return broadcast
 
 
@@ -63,48 +63,60 @@ async def _release_broadcast(url: str) -> None:
         _shared[url] = (broadcast, users - 1)
         return
     del _shared[url]
-    with contextlib.suppress(Exception):
-        await broadcast.disconnect()
+    await broadcast.stop()
 
 
 class EventBus:
-    """A handle on the process-wide broadcaster for `memory://` or `redis://`."""
+    """A handle on the process-wide, supervised broadcaster for `memory://` or `redis://`."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._broadcast: Broadcast | None = None
+        self._shared: SupervisedBroadcast | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._reconnect_callbacks: list[Callable[[], None]] = []
 
     @property
     def backend_name(self) -> str:
         """`redis` or `memory`."""
         return "memory" if self.url.startswith("memory") else "redis"
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Run `callback` whenever the connection came back and events may have been
+        missed: whatever they keep fresh (cached keys, policies) must be refreshed then."""
+        self._reconnect_callbacks.append(callback)
+
+    def _reconnected(self) -> None:
+        for callback in self._reconnect_callbacks:
+            callback()
+
     async def connect(self) -> None:
-        """Join (or open) the process-wide broadcaster for this URL."""
-        if self._broadcast is None:
-            self._broadcast = await _acquire_broadcast(self.url)
+        """Join (or open) the process-wide connection for this URL. It never fails: while
+        the broadcaster is unreachable it is retried in the background."""
+        if self._shared is None:
+            self._shared = await _acquire_broadcast(self.url)
+            self._shared.on_reconnect(self._reconnected)
 
     async def disconnect(self) -> None:
         """Flush pending publishes, then close."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._broadcast is None:
+        if self._shared is None:
             return
-        self._broadcast = None
+        self._shared.forget(self._reconnected)
+        self._shared = None
         await _release_broadcast(self.url)
 
     def is_listening(self) -> bool:
-        """True while connected and the listener task is alive."""
-        task = getattr(self._broadcast, "_listener_task", None)
-        return task is not None and not task.done()
+        """True while connected and the connection's probes come back."""
+        return self._shared is not None and self._shared.healthy
 
     async def publish(self, channel: str, data: dict[str, Any]) -> None:
         """Publish one event; failures are logged, never raised (subscribers are best effort)."""
-        if self._broadcast is None:
+        broadcast = self._shared.broadcast if self._shared is not None else None
+        if broadcast is None:
             return
         try:
-            await self._broadcast.publish(channel, envelope(channel, data))
+            await broadcast.publish(channel, envelope(channel, data))
         except Exception:
             logger.warning("could not publish on %s", channel, exc_info=True)
 
@@ -117,48 +129,30 @@ class EventBus:
     async def subscribe(
         self, channel: str, max_pending: int = MAX_PENDING
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the `data` of every event published on `channel` from now on.
+        """Yield the `data` of every event published on `channel` from now on, across
+        reconnections (events published while disconnected are missed: see `on_reconnect`).
 
         Events are taken off the broadcaster at once into a queue of `max_pending`; a
         subscriber that falls that far behind (a client that never reads) is dropped with
         `SlowSubscriber` instead of growing memory without bound.
         """
-        if self._broadcast is None:
+        if self._shared is None:
             raise RuntimeError("event bus is not connected")
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(max_pending)
         overflow = asyncio.Event()
-
-        async def pump(subscriber: Any) -> None:
-            async for event in subscriber:
-                if event is None:
-                    break
-                try:
-                    data = json.loads(event.message)["data"]
-                except (ValueError, KeyError, TypeError):
-                    logger.warning("dropping malformed event on %s", channel)
-                    continue
+        follower = asyncio.create_task(_follow(self._shared, channel, queue, overflow))
+        try:
+            while True:
                 if overflow.is_set():
-                    continue  # keep draining: the broadcaster's queue must not grow either
-                try:
-                    queue.put_nowait(data)
-                except asyncio.QueueFull:
-                    overflow.set()
-            await queue.put(None)
-
-        async with self._broadcast.subscribe(channel) as subscriber:
-            task = asyncio.create_task(pump(subscriber))
-            try:
-                while True:
-                    if overflow.is_set():
-                        raise SlowSubscriber(f"subscriber fell {max_pending} events behind")
-                    data = await queue.get()
-                    if data is None:
-                        return
-                    yield data
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                    raise SlowSubscriber(f"subscriber fell {max_pending} events behind")
+                data = await queue.get()
+                if data is None:
+                    return
+                yield data
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower
 
     async def round_trip_ms(self, limit_seconds: float) -> float:
         """Publish a probe and wait for it to come back; the latency in ms."""
@@ -180,3 +174,40 @@ class EventBus:
                 await asyncio.wait({receiver}, timeout=0.05)
             await receiver
         return (time.perf_counter() - started) * 1000
+
+
+Queue = asyncio.Queue[dict[str, Any] | None]
+
+
+async def _follow(
+    shared: SupervisedBroadcast, channel: str, queue: Queue, overflow: asyncio.Event
+) -> None:
+    """Feed `queue` from `channel` on every generation of the connection, until it closes."""
+    while (current := await shared.current()) is not None:
+        broadcast, generation = current
+        with contextlib.suppress(Exception):
+            async with broadcast.subscribe(channel) as subscriber:
+                pump = asyncio.create_task(_pump(subscriber, channel, queue, overflow))
+                lost = asyncio.create_task(shared.changed(generation))
+                await asyncio.wait({pump, lost}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (pump, lost):
+                    task.cancel()
+        await shared.changed(generation)  # subscribe again on the next connection
+    await queue.put(None)
+
+
+async def _pump(subscriber: Any, channel: str, queue: Queue, overflow: asyncio.Event) -> None:
+    async for event in subscriber:
+        if event is None:
+            return
+        try:
+            data = json.loads(event.message)["data"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("dropping malformed event on %s", channel)
+            continue
+        if overflow.is_set():
+            continue  # keep draining: the broadcaster's queue must not grow either
+        try:
+            queue.put_nowait(data)
+        except asyncio.QueueFull:
+            overflow.set()

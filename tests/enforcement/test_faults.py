@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
 from tests.servers import RedisServer
+from tollway.health.checks import HealthChecker, HealthStatus
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import KeyRecord
 from tollway.models import KeyStatus
@@ -97,3 +99,40 @@ async def test_cached_keys_keep_working_while_the_database_is_down() -> None:
     cache.invalidate_key("k1")
     with pytest.raises(ConnectionRefusedError):
         await cache.get("known")
+
+
+async def refused_within(clients: list[object], secret: str, seconds: float) -> float:
+    """Seconds until every client's request with `secret` is refused (fails past `seconds`)."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        codes = await asyncio.gather(
+            *[c.get("/x", headers={"X-API-Key": secret}) for c in clients]  # type: ignore[attr-defined]
+        )
+        if all(r.status_code == 401 for r in codes):
+            return time.monotonic() - started
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the revoked key still worked {seconds}s after Redis came back")
+
+
+async def test_live_events_reconnect_and_a_key_revoked_meanwhile_is_refused(
+    gql: GraphQL, protected: Protected, server: LiveServer, own_redis: RedisServer
+) -> None:
+    settings = server.settings.model_copy(update={"redis_url": own_redis.url})
+    secret, key = await create_key(gql, await gql.create_tenant())
+    async with (
+        protected(settings=settings) as (one, first),
+        protected(settings=settings) as (two, second),
+    ):
+        assert [(await c.get("/x", headers={"X-API-Key": secret})).status_code for c in (one, two)] == [200, 200]  # fmt: skip
+        health = HealthChecker(first.runtime.bus, first.runtime.redis, 1.0, 5.0)
+        assert (await health.broadcaster()).status is HealthStatus.HEALTHY
+        own_redis.stop()
+        revoke = 'mutation($id: ID!) { revokeApiKey(id: $id, reason: "leak") { apiKey { id } } }'
+        await gql.data(revoke, {"id": key["id"]})  # its announcement reaches no instance
+        await asyncio.sleep(2.0)  # the connection is noticed lost
+        assert (await health.broadcaster()).status is HealthStatus.UNHEALTHY
+        assert (await one.get("/x", headers={"X-API-Key": secret})).status_code == 200  # cached
+        own_redis.start()
+        assert await refused_within([one, two], secret, 2.0) < 2.0
+        assert (await health.broadcaster()).status is HealthStatus.HEALTHY
+        assert first.runtime.bus.is_listening() and second.runtime.bus.is_listening()

@@ -83,6 +83,7 @@ class EnforcementRuntime:
         self._stored_routes: list[RouteRule] = []
         self.activity = ActivityRecorder(self._publish_security_events)
         self.bus = EventBus(settings.broadcast_url)
+        self.bus.on_reconnect(self._events_missed)
         self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus))
         self.started = False
         self._stopping = False
@@ -95,10 +96,7 @@ class EnforcementRuntime:
             if self.started:
                 return
             await acquire_database(self.settings)
-            try:
-                await self.bus.connect()
-            except Exception:
-                logger.warning("live invalidations unavailable; keys expire from cache by TTL")
+            await self.bus.connect()  # retried in the background while Redis is away
             self._stopping = False
             await self._reload_policies()
             self._tasks = [
@@ -141,6 +139,12 @@ class EnforcementRuntime:
         self.bus.publish_later(
             SECURITY_CHANNEL, {"events": [security_event_data(e) for e in events]}
         )
+
+    def _events_missed(self) -> None:
+        """Live events came back after a gap: a key revoked or a policy changed meanwhile
+        was never announced, so nothing cached before may be trusted."""
+        self.cache.clear()
+        self._policies_changed.set()
 
     async def _listen_invalidations(self) -> None:
         while not self._stopping:
