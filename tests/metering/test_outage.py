@@ -38,6 +38,15 @@ async def stored(url: str) -> int:
         await connection.close()
 
 
+async def key_requests(url: str) -> int:
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
+    try:
+        value: int = await connection.fetchval("SELECT sum(total_requests) FROM api_keys")
+        return value
+    finally:
+        await connection.close()
+
+
 async def test_usage_survives_a_database_outage(
     own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -57,17 +66,20 @@ async def test_usage_survives_a_database_outage(
     )  # fmt: skip
     try:
         wait_for_port(port, timeout=30)
-        sent = 0
+        sent = keyed = 0  # requests, and those of the key (the rest are refused without one)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
 
             async def traffic(seconds: float) -> None:
-                nonlocal sent
+                nonlocal sent, keyed
                 end = time.monotonic() + seconds
                 while time.monotonic() < end:
                     batch = [client.get("/hello", headers={"X-API-Key": secret}) for _ in range(10)]
-                    responses = await asyncio.gather(*batch)
-                    assert {r.status_code for r in responses} == {200}  # the key stays cached
+                    responses = await asyncio.gather(*batch, client.get("/hello"))
+                    # The key stays cached; the request without one is refused (and its
+                    # security event waits for the database like the key's activity).
+                    assert [r.status_code for r in responses] == [200] * 10 + [401]
                     sent += len(responses)
+                    keyed += 10
 
             await traffic(1.0)
             await asyncio.to_thread(own_postgres.stop)
@@ -84,3 +96,4 @@ async def test_usage_survives_a_database_outage(
         served.wait(timeout=30)
     assert await stored(database_url) == sent  # and nothing twice
     assert not list((tmp_path / "usage-journal").glob("usage-*.jsonl"))
+    assert await key_requests(database_url) == keyed  # key activity was kept, too

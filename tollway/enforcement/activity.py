@@ -84,9 +84,9 @@ class ActivityRecorder:
         self._usage[key_id] = (count + 1, at)
 
     async def flush(self) -> None:
-        """Write what is buffered; on failure it is kept for the next attempt."""
+        """Write what is buffered; on failure whatever was not written is kept for the next
+        attempt, so a database outage delays key activity but never loses it."""
         events, self._events = self._events, []
-        usage, self._usage = self._usage, {}
         try:
             if events:
                 await SecurityEvent.bulk_create(events, batch_size=1000)
@@ -95,16 +95,22 @@ class ActivityRecorder:
             raise
         if events and self._publish is not None:
             self._publish(events)  # stored first: live subscribers are best effort
-        for key_id, (count, last) in usage.items():
+        usage, self._usage = list(self._usage.items()), {}
+        for done, (key_id, (count, last)) in enumerate(usage):
             try:
                 await ApiKey.filter(id=key_id).update(
                     total_requests=F("total_requests") + count,
                     last_used_at=datetime.fromtimestamp(last, UTC),
                 )
             except Exception:
-                previous, _ = self._usage.get(key_id, (0, last))
-                self._usage[key_id] = (previous + count, last)
+                self._keep_usage(usage[done:])
                 raise
+
+    def _keep_usage(self, unwritten: list[tuple[str, tuple[int, float]]]) -> None:
+        """Merge counts that could not be written with those gathered meanwhile."""
+        for key_id, (count, last) in unwritten:
+            newer, at = self._usage.get(key_id, (0, last))
+            self._usage[key_id] = (count + newer, max(last, at))
 
     async def run(self, interval: float = 1.0) -> None:
         """Flush every `interval` seconds until cancelled."""
