@@ -11,6 +11,7 @@ import pytest
 from tests.ratelimit.conftest import FakeClock
 from tollway.ratelimit import Algorithm, Limiter, Quota, QuotaPeriod, Window
 from tollway.ratelimit.base import LimitStorage
+from tollway.ratelimit.redis import RedisStorage
 from tollway.ratelimit.reservation import RESERVATION_MS
 
 RESERVE = 128  # the production default
@@ -51,7 +52,12 @@ async def test_two_instances_and_200_clients_admit_exactly_n(
     storage: LimitStorage, clock: FakeClock, kind: str, limit: int, cost: int
 ) -> None:
     # A still clock: the window does not roll and a token bucket does not refill meanwhile.
-    instances = [Limiter(storage, clock, reserve_units=RESERVE) for _ in range(2)]
+    # On Redis each instance has its own connection.
+    storages = [
+        storage,
+        RedisStorage(storage._redis) if isinstance(storage, RedisStorage) else storage,
+    ]
+    instances = [Limiter(s, clock, reserve_units=RESERVE) for s in storages]
     who = uuid.uuid4().hex
     windows, quota = configuration(kind, limit)
     admitted = await clients_until_refused(instances, who, windows, quota, cost)
@@ -66,6 +72,8 @@ async def test_two_instances_and_200_clients_admit_exactly_n(
         await limiter.aclose()
     fresh = await Limiter(storage, clock).hit(who, windows, quota, 0)
     assert [r.remaining for r in fresh.results if r.limit == limit] == [0]
+    if storages[1] is not storage:
+        await storages[1].aclose()
 
 
 @pytest.mark.parametrize("spacing_ms", [RESERVATION_MS + 500, 5])
