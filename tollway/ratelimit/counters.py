@@ -64,12 +64,16 @@ def room(check: Check, state: CounterState, cost: int, now_ms: int) -> int:
     return gcra_room(check.burst, check.interval_ms, state[0], now_ms, cost)
 
 
+def gcra_consumed(tat_ms: int, now_ms: int, units: int, interval_ms: int) -> int:
+    """A GCRA bucket's theoretical arrival time once `units` more are emitted."""
+    return (tat_ms if tat_ms > now_ms else now_ms) + units * interval_ms
+
+
 def consumed(check: Check, state: CounterState, units: int, now_ms: int) -> int:
     """The stored value after `units` are counted: a count grows by them, a theoretical
     arrival time moves on by their emission time."""
     if check.kind is GCRA:
-        tat_ms = state[0]
-        return (tat_ms if tat_ms > now_ms else now_ms) + units * check.interval_ms
+        return gcra_consumed(state[0], now_ms, units, check.interval_ms)
     return state[0] + units
 
 

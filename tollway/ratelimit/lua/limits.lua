@@ -1,5 +1,6 @@
 -- Tollway: test every check of one request and count them all, or none, atomically.
--- The twin of tollway/ratelimit/memory.py; the room functions are those of counters.py.
+-- The twin of tollway/ratelimit/memory.py; the room and consumed functions are those of
+-- tollway/ratelimit/counters.py, under the same names.
 --
 -- KEYS, per check in order: FIXED {count, count's leases}; SLIDING {count, previous count,
 -- count's leases, previous count's leases}; GCRA {theoretical arrival time}.
@@ -48,6 +49,10 @@ local function gcra_room(burst, interval_ms, tat_ms, now_ms, cost)
   local late_ms = 0
   if tat_ms > now_ms then late_ms = tat_ms - now_ms end
   return math.floor((burst * interval_ms - late_ms - cost * interval_ms) / interval_ms)
+end
+
+local function gcra_consumed(tat_ms, now_ms, units, interval_ms)
+  return math.max(tat_ms, now_ms) + units * interval_ms
 end
 
 local function count_more(key, units, expire_at)
@@ -126,7 +131,7 @@ for i = 1, n do
   local key = KEYS[first_key[i]]
   if kind == "g" then
     if allowed == 1 then
-      local tat = math.max(value[i], now) + cost * interval
+      local tat = gcra_consumed(value[i], now, cost, interval)
       redis.call("SET", key, string.format("%d", tat), "PX", tat - now + margin)
     end
   else
