@@ -1,11 +1,15 @@
 """A local cache of key records, invalidated across instances through the event bus.
 
-Positive entries live `ttl` seconds, negative ones (unknown secrets) `negative_ttl`. When the
-database cannot be reached, stale entries keep serving so known keys keep working.
+Records live `ttl` seconds. Unknown secret hashes are remembered `negative_ttl` seconds in a
+bounded table of their own, so a flood of guessed keys asks the database once per distinct
+hash and never pushes real keys out. Concurrent lookups of one hash share one query. When the
+database cannot be reached, stale records keep serving so known keys keep working.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,20 +31,24 @@ class KeyCache:
         ttl: float = 60.0,
         negative_ttl: float = 5.0,
         max_entries: int = 100_000,
+        max_unknown: int = 100_000,
     ) -> None:
         self._loader = loader
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._max_entries = max_entries
-        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._max_unknown = max_unknown
+        self._entries: dict[str, tuple[KeyRecord, float]] = {}
+        self._unknown: dict[str, float] = {}  # hash -> until, oldest first
         self._hashes_by_key: dict[str, set[str]] = {}
         # In front of `_entries`, by the secret itself: the hot path skips hashing. Any
         # invalidation empties it (they are rare); the entries behind it stay.
-        self._by_secret: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._by_secret: dict[str, tuple[KeyRecord, float]] = {}
+        self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
 
-    def fresh(self, secret: str) -> tuple[KeyRecord | None, float] | None:
-        """The entry `(record, expires)` when `secret` was looked up lately and the entry is
-        fresh (the record is None for an unknown secret); None when `for_secret` has to ask."""
+    def fresh(self, secret: str) -> tuple[KeyRecord, float] | None:
+        """The entry `(record, expires)` when `secret` is a key's, looked up lately and still
+        fresh; None when `for_secret` has to be asked."""
         entry = self._by_secret.get(secret)
         if entry is not None and entry[1] > time.monotonic():
             return entry
@@ -63,15 +71,34 @@ class KeyCache:
         return record
 
     async def get(self, secret_hash: str) -> KeyRecord | None:
-        """The record, from cache when fresh; raises when unknown and the database is down."""
+        """The record, from cache when fresh; raises when unknown and the database is down.
+        Concurrent lookups of one hash share a single database query."""
         entry = self._entries.get(secret_hash)
         now = time.monotonic()
         if entry is not None and entry[1] > now:
             return entry[0]
+        if self._unknown.get(secret_hash, 0.0) > now:
+            return None
+        loading = self._loading.get(secret_hash)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(secret_hash, entry))
+            self._loading[secret_hash] = loading
+            loading.add_done_callback(lambda done: self._loaded(secret_hash, done))
+        return await asyncio.shield(loading)  # a waiter cancelled never cancels the others
+
+    def _loaded(self, secret_hash: str, done: asyncio.Future[KeyRecord | None]) -> None:
+        self._loading.pop(secret_hash, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone
+
+    async def _load(
+        self, secret_hash: str, entry: tuple[KeyRecord, float] | None
+    ) -> KeyRecord | None:
+        now = time.monotonic()
         try:
             record = await self._loader(secret_hash)
         except Exception:
-            if entry is not None and entry[0] is not None:
+            if entry is not None:
                 logger.warning("database unreachable: serving a stale key record")
                 return entry[0]
             raise
@@ -79,12 +106,26 @@ class KeyCache:
         return record
 
     def _store(self, secret_hash: str, record: KeyRecord | None, now: float) -> None:
+        if record is None:
+            self._remember_unknown(secret_hash, now)
+            return
+        self._unknown.pop(secret_hash, None)
         if len(self._entries) >= self._max_entries:
             self.clear()
-        ttl = self._ttl if record is not None else self._negative_ttl
-        self._entries[secret_hash] = (record, now + ttl)
-        if record is not None:
-            self._hashes_by_key.setdefault(record.key_id, set()).add(secret_hash)
+        self._entries[secret_hash] = (record, now + self._ttl)
+        self._hashes_by_key.setdefault(record.key_id, set()).add(secret_hash)
+
+    def _remember_unknown(self, secret_hash: str, now: float) -> None:
+        unknown = self._unknown
+        if len(unknown) >= self._max_unknown:  # the oldest tenth goes (dicts keep order)
+            for stale in list(itertools.islice(unknown, self._max_unknown // 10 or 1)):
+                del unknown[stale]
+        unknown.pop(secret_hash, None)
+        unknown[secret_hash] = now + self._negative_ttl
+
+    def forget_unknown(self, secret_hash: str) -> None:
+        """A key now has this secret (created, or rotated in): stop calling it unknown."""
+        self._unknown.pop(secret_hash, None)
 
     def invalidate_key(self, key_id: str) -> None:
         """Forget every secret of one key."""
@@ -93,7 +134,8 @@ class KeyCache:
         self._by_secret.clear()
 
     def clear(self) -> None:
-        """Forget everything (plan changes, overflow)."""
+        """Forget everything (plan changes, overflow, missed invalidations)."""
         self._entries.clear()
+        self._unknown.clear()
         self._hashes_by_key.clear()
         self._by_secret.clear()

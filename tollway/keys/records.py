@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 from tollway.keys.limits import quota_from_json, windows_from_json
 from tollway.keys.validation import IPNetwork, parse_network
-from tollway.models import ApiKeySecret, KeyStatus, TenantStatus
+from tollway.metering.dialect import Dialect, as_datetime, connection, dialect_of
+from tollway.models import KeyStatus, TenantStatus
 from tollway.ratelimit import Quota, Window
 from tollway.ratelimit.plan import NEVER
 
 
-def _ms(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+def _ms(value: Any) -> int | None:
+    return None if value is None else int(as_datetime(value).timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,33 +56,56 @@ class KeyRecord:
         object.__setattr__(self, "unrestricted_until_ms", until)
 
 
+LOOKUP_SQL = (
+    "SELECT k.id, k.tenant_id, k.name, k.prefix, k.environment, k.owner_type, k.owner_id,"
+    " k.status, k.expires_at, k.scopes, k.allowed_ips, k.allowed_origins, k.rate_limits,"
+    " k.quota, s.expires_at AS secret_expires_at, t.status AS tenant_status,"
+    " p.name AS plan_name, p.rate_limits AS plan_rate_limits, p.quota AS plan_quota"
+    " FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id"
+    " JOIN tenants t ON t.id = k.tenant_id LEFT JOIN plans p ON p.id = k.plan_id"
+    " WHERE s.hash = ?"
+)
+"""Everything a verdict needs about a secret, in one indexed query (`hash` is the key)."""
+_LOOKUP = {False: LOOKUP_SQL, True: Dialect(postgres=True).sql(LOOKUP_SQL)}
+
+
 async def fetch_key_record(secret_hash: str) -> KeyRecord | None:
     """The record behind a secret hash, or None when no key has that secret."""
-    secret = await ApiKeySecret.get_or_none(hash=secret_hash).select_related(
-        "key", "key__plan", "key__tenant"
-    )
-    if secret is None:
-        return None
-    key = secret.key
-    plan = key.plan
-    windows = key.rate_limits if key.rate_limits is not None else (plan.rate_limits if plan else [])
-    quota = key.quota if key.quota is not None else (plan.quota if plan else None)
+    client = connection()
+    rows = await client.execute_query_dict(_LOOKUP[dialect_of(client).postgres], [secret_hash])
+    return record_of(rows[0]) if rows else None
+
+
+def record_of(row: dict[str, Any]) -> KeyRecord:
+    """A `KeyRecord` from a row of `LOOKUP_SQL` (JSON read back from either database)."""
+    plan = row["plan_name"]
+    windows = _json(row["rate_limits"])
+    if windows is None:
+        windows = _json(row["plan_rate_limits"]) if plan else []
+    quota = _json(row["quota"])
+    if quota is None and plan:
+        quota = _json(row["plan_quota"])
     return KeyRecord(
-        key_id=str(key.id),
-        tenant_id=str(key.tenant_id),
-        name=key.name,
-        prefix=key.prefix,
-        environment=key.environment.value,
-        owner_type=key.owner_type.value,
-        owner_id=key.owner_id,
-        plan=plan.name if plan else None,
-        status=key.status,
-        tenant_active=key.tenant.status is TenantStatus.ACTIVE,
-        expires_at_ms=_ms(key.expires_at),
-        secret_expires_at_ms=_ms(secret.expires_at),
-        scopes=frozenset(key.scopes),
-        networks=tuple(parse_network(n) for n in key.allowed_ips),
-        origins=frozenset(key.allowed_origins),
-        windows=tuple(windows_from_json(windows)),
+        key_id=str(row["id"]),
+        tenant_id=str(row["tenant_id"]),
+        name=row["name"],
+        prefix=row["prefix"],
+        environment=str(row["environment"]),
+        owner_type=str(row["owner_type"]),
+        owner_id=row["owner_id"],
+        plan=plan,
+        status=KeyStatus(row["status"]),
+        tenant_active=row["tenant_status"] == TenantStatus.ACTIVE.value,
+        expires_at_ms=_ms(row["expires_at"]),
+        secret_expires_at_ms=_ms(row["secret_expires_at"]),
+        scopes=frozenset(_json(row["scopes"]) or ()),
+        networks=tuple(parse_network(n) for n in _json(row["allowed_ips"]) or ()),
+        origins=frozenset(_json(row["allowed_origins"]) or ()),
+        windows=tuple(windows_from_json(windows or [])),
         quota=quota_from_json(quota),
     )
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read back: text (SQLite, asyncpg's jsonb) or already decoded."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
