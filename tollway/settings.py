@@ -49,12 +49,15 @@ class Settings(BaseSettings):
     ratelimit_failure_mode: Literal["open", "closed"] = "open"
     """When Redis is unreachable: `open` limits per instance in memory, `closed` answers 503."""
     ratelimit_reserve_units: int = Field(default=128, ge=0, le=100_000)
-    """Units an instance may reserve ahead from Redis for a busy key and hand out locally
-    (never more than 1/32 of what a window has left, and none near a limit); 0 counts every
-    request in Redis."""
+    """Units an instance may lease ahead from Redis for a busy key and hand out locally
+    (never more than 1/32 of what a window has left, none near a limit; units not handed out
+    go back); 0 counts every request in Redis."""
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of proxies whose X-Forwarded-For is believed when finding the client address."""
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+    invalid_key_budget: int = Field(default=20, ge=0, le=1_000_000)
+    """Unknown secrets one client address may present per minute before its requests with
+    uncached secrets are refused at once (429); 0: no budget."""
 
     usage_raw_retention_days: int = Field(default=30, ge=1, le=3650)
     """Raw usage events (the request log) are deleted after this many days."""

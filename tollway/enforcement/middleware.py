@@ -84,6 +84,8 @@ class EnforcementMiddleware:
         )
         decision = verdict.decision
         extra = ratelimit_headers(decision, verdict.now_ms) if decision else []
+        if verdict.retry_after is not None:
+            extra.append((b"retry-after", b"%d" % verdict.retry_after))
         usage = UsageCapture(
             started, method, path, client_ip, agent, request_bytes, verdict.record,
             verdict.rule.name if verdict.rule else None,

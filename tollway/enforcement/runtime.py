@@ -78,6 +78,7 @@ class EnforcementRuntime:
             Limiter(storage, reserve_units=reserve),
             RouteTable(self.code_routes),
             self.adjustments,
+            invalid_key_budget=settings.invalid_key_budget,
         )
         self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []
@@ -156,6 +157,8 @@ class EnforcementRuntime:
                         self.cache.clear()
                     elif key_id := data.get("key_id"):
                         self.cache.invalidate_key(str(key_id))
+                        if secret_hash := data.get("secret_hash"):
+                            self.cache.forget_unknown(str(secret_hash))
             except asyncio.CancelledError:
                 raise
             except Exception:

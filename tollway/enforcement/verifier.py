@@ -6,6 +6,7 @@ import ipaddress
 import logging
 
 from tollway.adjustments.rules import PUBLIC, AdjustmentTable, Subject
+from tollway.enforcement.invalid_keys import InvalidKeyBudget
 from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.routes import RouteRule, RouteTable, scope_grants
 from tollway.keys.cache import KeyCache
@@ -27,7 +28,7 @@ class Verdict:
     frozen dataclass. Treat it as immutable all the same.
     """
 
-    __slots__ = ("code", "decision", "detail", "now_ms", "record", "rule")
+    __slots__ = ("code", "decision", "detail", "now_ms", "record", "retry_after", "rule")
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class Verdict:
         decision: Decision | None = None,
         rule: RouteRule | None = None,
         now_ms: int = 0,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code
         self.detail = detail
@@ -44,6 +46,7 @@ class Verdict:
         self.decision = decision
         self.rule = rule
         self.now_ms = now_ms  # the one clock reading the whole verdict was made at
+        self.retry_after = retry_after  # seconds, for a denial without a limit decision
 
     @property
     def allowed(self) -> bool:
@@ -78,11 +81,15 @@ class Verifier:
         limiter: Limiter,
         routes: RouteTable,
         adjustments: AdjustmentTable | None = None,
+        invalid_key_budget: int = 0,
     ) -> None:
+        """`invalid_key_budget`: unknown secrets an address may present per minute (see
+        `invalid_keys.py`; 0: no budget)."""
         self.cache = cache
         self.limiter = limiter
         self.routes = routes
         self.adjustments = adjustments if adjustments is not None else AdjustmentTable()
+        self.invalid_keys = InvalidKeyBudget(invalid_key_budget, 60, limiter.clock)
 
     def _windows(
         self,
@@ -119,14 +126,10 @@ class Verifier:
         if cached is not None:
             record = cached[0]
         else:
-            try:
-                record = await self.cache.for_secret(secret)
-            except Exception:
-                logger.exception("key lookup failed")
-                detail = "keys cannot be verified right now"
-                return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
-        if record is None:
-            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
+            looked_up = await self._look_up(secret, client_ip, rule)
+            if isinstance(looked_up, Verdict):
+                return looked_up
+            record = looked_up
         now = self.limiter.clock()
         if rule is not None or now >= record.unrestricted_until_ms:
             denial = self._policy(record, rule, client_ip, origin, now)
@@ -144,6 +147,28 @@ class Verifier:
                 record.key_id, windows, record.quota, units, (), None, record, now
             )
         return await self._limit(record, rule, cost, now)
+
+    async def _look_up(
+        self, secret: str, client_ip: str | None, rule: RouteRule | None
+    ) -> KeyRecord | Verdict:
+        """The record of a secret not in the fresh cache, or the denial: an unknown secret,
+        the database unreachable, or an address that has spent its budget of unknown ones."""
+        wait_ms = self.invalid_keys.retry_after_ms(client_ip)
+        if wait_ms is not None:
+            seconds = -(-wait_ms // 1000)
+            detail = f"too many invalid API keys from this address; retry in {seconds}s"
+            code = DenialCode.RATE_LIMIT_EXCEEDED
+            return Verdict(code, detail, None, None, rule, retry_after=seconds)
+        try:
+            record = await self.cache.for_secret(secret)
+        except Exception:
+            logger.exception("key lookup failed")
+            detail = "keys cannot be verified right now"
+            return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
+        if record is None:
+            self.invalid_keys.unknown_secret(client_ip)
+            return _deny(DenialCode.API_KEY_INVALID, "the API key is not valid", rule)
+        return record
 
     def _policy(
         self,

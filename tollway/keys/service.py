@@ -114,8 +114,11 @@ class KeyService:
         self._bus = bus
         self._max_page_size = max_page_size
 
-    async def _invalidate(self, key_id: UUID) -> None:
-        await self._bus.publish(INVALIDATIONS_CHANNEL, {"key_id": str(key_id)})
+    async def _invalidate(self, key_id: UUID, new_secret_hash: str | None = None) -> None:
+        message = {"key_id": str(key_id)}
+        if new_secret_hash is not None:  # no instance may still call this secret unknown
+            message["secret_hash"] = new_secret_hash
+        await self._bus.publish(INVALIDATIONS_CHANNEL, message)
 
     async def _owned(self, principal: Principal, key_id: UUID, *, lock: bool = False) -> ApiKey:
         query = ApiKey.select_for_update() if lock else ApiKey.all()
@@ -160,6 +163,7 @@ class KeyService:
             await self._outbox.emit(key.tenant_id, "api_key.created",
                                     webhook_data(key, plan=plan.name))  # fmt: skip
         self._audit.announce(entry)
+        await self._invalidate(key.id, secret.hash)
         return key, secret.secret
 
     async def update(self, principal: Principal, key_id: UUID, changes: dict[str, Any]) -> ApiKey:
@@ -270,7 +274,7 @@ class KeyService:
                              previousSecretsExpireAt=iso(grace_end) if grace_seconds else None),
             )  # fmt: skip
         self._audit.announce(entry)
-        await self._invalidate(key.id)
+        await self._invalidate(key.id, secret.hash)
         return key, secret.secret
 
     async def delete(self, principal: Principal, key_id: UUID) -> None:
