@@ -99,11 +99,11 @@ def parse_wrk(output: str) -> Result:
     return Result(rps, p50, p99, int(bad.group(1)) if bad else 0)
 
 
-def wrk(port: int, secret: str, seconds: float, connections: int) -> Result:
+def wrk(port: int, secret: str, seconds: float, connections: int, path: str = "/") -> Result:
     """One wrk run with the key in X-API-Key."""
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-        "-H", f"X-API-Key: {secret}", f"http://127.0.0.1:{port}/",
+        "-H", f"X-API-Key: {secret}", f"http://127.0.0.1:{port}{path}",
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return parse_wrk(output)

@@ -13,7 +13,7 @@ from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
 from tests.servers import RedisServer
 from tollway.health.checks import HealthChecker, HealthStatus
-from tollway.keys.cache import KeyCache
+from tollway.keys.cache import DatabaseUnavailable, KeyCache
 from tollway.keys.records import KeyRecord
 from tollway.models import KeyStatus
 
@@ -80,24 +80,50 @@ def record(key_id: str = "k1") -> KeyRecord:
     )  # fmt: skip
 
 
+class Seconds:
+    """A controllable monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_cached_keys_keep_working_while_the_database_is_down() -> None:
-    # The database cannot be stopped under the shared test server, so its loader fails here.
-    database_up = True
+    # The database cannot be stopped under the shared test server, so its loader fails here
+    # (tests/metering/test_outage.py stops a real one).
+    database_up, calls = True, []
 
     async def loader(secret_hash: str) -> KeyRecord | None:
+        calls.append(secret_hash)
         if not database_up:
             raise ConnectionRefusedError("database down")
         return record() if secret_hash == "known" else None
 
-    cache = KeyCache(loader, ttl=0.01, negative_ttl=0.01)
+    clock = Seconds()
+    cache = KeyCache(loader, ttl=1, negative_ttl=1, clock=clock)
     assert await cache.get("known") == record()
-    await asyncio.sleep(0.02)
+    clock.now += 2  # past the cache time
     database_up = False
-    assert await cache.get("known") == record()  # stale, but served
-    with pytest.raises(ConnectionRefusedError):
-        await cache.get("never-seen")
+    assert await cache.get("known") == record()  # stale, but served; the breaker opens
+    assert cache.breaker.is_open
+    calls.clear()
+    for _ in range(100):  # while it is open, answered at once: no call reaches the database
+        assert await cache.get("known") == record()
+        with pytest.raises(DatabaseUnavailable):
+            await cache.get("never-seen")
+    assert calls == []
+    clock.now += 0.25  # the backoff has passed: one lookup probes, the others do not wait
+    probes = await asyncio.gather(*[cache.get("known") for _ in range(10)], return_exceptions=True)
+    assert probes == [record()] * 10 and len(calls) == 1
+    database_up = True
+    clock.now += 0.5  # the next probe succeeds and closes the breaker
+    assert await cache.get("never-seen") is None
+    assert not cache.breaker.is_open
     cache.invalidate_key("k1")
-    with pytest.raises(ConnectionRefusedError):
+    database_up = False
+    with pytest.raises(DatabaseUnavailable):  # forgotten, so nothing stale to serve
         await cache.get("known")
 
 

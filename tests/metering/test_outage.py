@@ -52,7 +52,10 @@ async def test_usage_survives_a_database_outage(
 ) -> None:
     database_url = own_postgres.create_database()
     run_migrate(database_url)
-    env = {**os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_STATE_DIR": str(tmp_path)}
+    env = {
+        **os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_STATE_DIR": str(tmp_path),
+        "TOLLWAY_KEY_CACHE_SECONDS": "1",  # the outage outlasts the cache time
+    }  # fmt: skip
     env.pop("TOLLWAY_REDIS_URL", None)
     secret = subprocess.run(
         [sys.executable, "-m", "tests.metering.usage_app", "seed"],
@@ -83,8 +86,13 @@ async def test_usage_survives_a_database_outage(
 
             await traffic(1.0)
             await asyncio.to_thread(own_postgres.stop)
-            await traffic(2.0)  # the database is down: events go to the journal
+            await traffic(2.5)  # the database is down: events go to the journal
             assert list((tmp_path / "usage-journal").glob("usage-*.jsonl")), "nothing was spilled"
+            # A key never seen cannot be verified: 503 at once (the breaker), never a 500.
+            unknown = await client.get("/hello", headers={"X-API-Key": "tw_live_" + "n" * 32})
+            assert unknown.status_code == 503
+            assert unknown.json()["error_code"] == "SERVICE_UNAVAILABLE"
+            sent += 1
             await asyncio.to_thread(own_postgres.start)
             await traffic(1.0)
         deadline = time.monotonic() + 20

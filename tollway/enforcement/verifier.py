@@ -9,7 +9,7 @@ from tollway.adjustments.rules import PUBLIC, AdjustmentTable, Subject
 from tollway.enforcement.invalid_keys import InvalidKeyBudget
 from tollway.enforcement.problems import DenialCode
 from tollway.enforcement.routes import RouteRule, RouteTable, scope_grants
-from tollway.keys.cache import KeyCache
+from tollway.keys.cache import DatabaseUnavailable, KeyCache
 from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import MAX_SECRET_LENGTH, PREFIXES
 from tollway.keys.validation import normalize_origin
@@ -161,6 +161,9 @@ class Verifier:
             return Verdict(code, detail, None, None, rule, retry_after=seconds)
         try:
             record = await self.cache.for_secret(secret)
+        except DatabaseUnavailable:  # at once while the database is down (the breaker)
+            detail = "keys cannot be verified right now"
+            return _deny(DenialCode.SERVICE_UNAVAILABLE, detail, rule)
         except Exception:
             logger.exception("key lookup failed")
             detail = "keys cannot be verified right now"

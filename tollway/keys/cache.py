@@ -2,8 +2,12 @@
 
 Records live `ttl` seconds. Unknown secret hashes are remembered `negative_ttl` seconds in a
 bounded table of their own, so a flood of guessed keys asks the database once per distinct
-hash and never pushes real keys out. Concurrent lookups of one hash share one query. When the
-database cannot be reached, stale records keep serving so known keys keep working.
+hash and never pushes real keys out. Concurrent lookups of one hash share one query.
+
+When the database cannot be reached, lookups go through a breaker: one probe at a time, with
+backoff, while every other lookup is answered at once, from the stale record for a key seen
+before (so known keys keep working at full speed past their cache time) or with
+`DatabaseUnavailable` for one never seen.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from tollway.breakers import Breaker
 from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import hash_secret
 
 logger = logging.getLogger(__name__)
 
 Loader = Callable[[str], Awaitable[KeyRecord | None]]
+
+
+class DatabaseUnavailable(Exception):
+    """The database is down and the secret was never seen: it cannot be verified now."""
 
 
 class KeyCache:
@@ -32,8 +41,12 @@ class KeyCache:
         negative_ttl: float = 5.0,
         max_entries: int = 100_000,
         max_unknown: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._loader = loader
+        self._clock = clock
+        self.breaker = Breaker(clock)
+        """Open while the database is unreachable."""
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._max_entries = max_entries
@@ -50,7 +63,7 @@ class KeyCache:
         """The entry `(record, expires)` when `secret` is a key's, looked up lately and still
         fresh; None when `for_secret` has to be asked."""
         entry = self._by_secret.get(secret)
-        if entry is not None and entry[1] > time.monotonic():
+        if entry is not None and entry[1] > self._clock():
             return entry
         return None
 
@@ -74,13 +87,15 @@ class KeyCache:
         """The record, from cache when fresh; raises when unknown and the database is down.
         Concurrent lookups of one hash share a single database query."""
         entry = self._entries.get(secret_hash)
-        now = time.monotonic()
+        now = self._clock()
         if entry is not None and entry[1] > now:
             return entry[0]
         if self._unknown.get(secret_hash, 0.0) > now:
             return None
         loading = self._loading.get(secret_hash)
         if loading is None:
+            if not self.breaker.allows():  # down, and another lookup is probing
+                return self._unreachable(entry, None)
             loading = asyncio.ensure_future(self._load(secret_hash, entry))
             self._loading[secret_hash] = loading
             loading.add_done_callback(lambda done: self._loaded(secret_hash, done))
@@ -94,16 +109,22 @@ class KeyCache:
     async def _load(
         self, secret_hash: str, entry: tuple[KeyRecord, float] | None
     ) -> KeyRecord | None:
-        now = time.monotonic()
         try:
             record = await self._loader(secret_hash)
-        except Exception:
-            if entry is not None:
-                logger.warning("database unreachable: serving a stale key record")
-                return entry[0]
-            raise
-        self._store(secret_hash, record, now)
+        except Exception as exc:
+            self.breaker.failed()
+            return self._unreachable(entry, exc)
+        self.breaker.succeeded()
+        self._store(secret_hash, record, self._clock())
         return record
+
+    @staticmethod
+    def _unreachable(entry: tuple[KeyRecord, float] | None, cause: Exception | None) -> KeyRecord:
+        if entry is not None:
+            if cause is not None:
+                logger.warning("database unreachable (%s): serving stale key records", cause)
+            return entry[0]
+        raise DatabaseUnavailable("the database is unreachable") from cause
 
     def _store(self, secret_hash: str, record: KeyRecord | None, now: float) -> None:
         if record is None:
