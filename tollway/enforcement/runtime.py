@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
 from tollway.db import acquire_database, release_database
-from tollway.enforcement.activity import ActivityRecorder, security_event_data
+from tollway.enforcement.activity import ActivityRecorder, Denial, security_event_data
 from tollway.enforcement.route_store import load_route_rules
 from tollway.enforcement.routes import RouteRule, RouteTable
 from tollway.enforcement.verifier import Verifier
@@ -25,7 +25,6 @@ from tollway.metering.journal import UsageJournal
 from tollway.metering.live import LiveMetricsPublisher
 from tollway.metering.usage_process import UsageProcessWriter
 from tollway.metering.writer import UsageWriter
-from tollway.models import SecurityEvent
 from tollway.ratelimit import Limiter, MemoryStorage
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.failover import FailoverStorage, FailureMode
@@ -135,7 +134,7 @@ class EnforcementRuntime:
                 await self.redis.aclose()
             await release_database()
 
-    def _publish_security_events(self, events: list[SecurityEvent]) -> None:
+    def _publish_security_events(self, events: list[Denial]) -> None:
         # One message per flush: an attack's thousands of denials cost one publish a second.
         self.bus.publish_later(
             SECURITY_CHANNEL, {"events": [security_event_data(e) for e in events]}
