@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tollway.ratelimit.checks import build_checks, valid_range
+from tollway.ratelimit.checks import RESERVE_MIN_ROOM, build_checks, valid_range
 from tollway.ratelimit.counters import GCRA
 from tollway.ratelimit.reservation import Reservation
 from tollway.ratelimit.types import Check, Quota, Window
@@ -42,7 +42,7 @@ class CheckPlan:
         self.checks: tuple[Check, ...] = ()
         self.valid_from, self.valid_until = NEVER, -NEVER  # nothing compiled yet
         self.reservation: Reservation | None = None  # units held ahead (`Limiter`)
-        self.leasable = False  # units may be leased ahead for these checks (no GCRA)
+        self.leasable = False  # units may be leased ahead for these checks
 
     def matches(
         self, windows: Sequence[Window], quota: Quota | None, route_windows: Sequence[Window]
@@ -73,5 +73,9 @@ class CheckPlan:
             low, high = valid_range(check)
             start, end = max(start, low), min(end, high)
         self.checks, self.valid_from, self.valid_until = checks, start, end
-        self.leasable = bool(checks) and all(c.kind is not GCRA for c in checks)
+        # A check whose limit leaves less room than a lease needs never grants one, so its
+        # requests skip the lease bookkeeping altogether.
+        self.leasable = bool(checks) and all(
+            c.kind is not GCRA and c.limit >= RESERVE_MIN_ROOM for c in checks
+        )
         return checks
