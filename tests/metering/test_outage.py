@@ -87,7 +87,11 @@ async def test_usage_survives_a_database_outage(
             await traffic(1.0)
             await asyncio.to_thread(own_postgres.stop)
             await traffic(2.5)  # the database is down: events go to the journal
-            assert list((tmp_path / "usage-journal").glob("usage-*.jsonl")), "nothing was spilled"
+            journal = tmp_path / "usage-journal"
+            spilled_by = time.monotonic() + 20  # once the writer's attempt has failed
+            while not list(journal.glob("usage-*.jsonl")) and time.monotonic() < spilled_by:
+                await asyncio.sleep(0.1)
+            assert list(journal.glob("usage-*.jsonl")), "nothing was spilled"
             # A key never seen cannot be verified: 503 at once (the breaker), never a 500.
             unknown = await client.get("/hello", headers={"X-API-Key": "tw_live_" + "n" * 32})
             assert unknown.status_code == 503
