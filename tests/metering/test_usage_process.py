@@ -123,3 +123,31 @@ def test_event_ids_are_version_4_uuids_of_the_batch_and_the_index() -> None:
     expected = [uuid.UUID(bytes=batch_id[:12] + i.to_bytes(4, "big"), version=4) for i in range(3)]
     assert ids == expected == [event_id(batch_id, i) for i in range(3)]
     assert all(i is not None and i.version == 4 for i in ids)
+
+
+async def test_a_dead_child_is_replaced(server: LiveServer) -> None:
+    """Supervised: after the child is killed a new one takes over (after RESTART_SECONDS),
+    so the serving loop writes to the database only meanwhile."""
+    writer = UsageProcessWriter(server.settings)
+    running = asyncio.create_task(writer.run())
+    try:
+        while writer.process_id is None:
+            await asyncio.sleep(0.05)
+        first = writer.process_id
+        os.kill(first, signal.SIGKILL)
+        marker = uuid.uuid4().hex
+        batch = records(300, marker)
+        for record in batch[:100]:
+            writer.add(record)
+        await writer.flush()  # the loss is noticed: written in this process
+        async with asyncio.timeout(30):
+            while writer.process_id in (None, first):
+                await asyncio.sleep(0.05)
+        for record in batch[100:]:
+            writer.add(record)
+        await writer.flush()
+        assert writer.process_id not in (None, first)  # the new child wrote them
+        assert await count(marker) == 300
+    finally:
+        await writer.close()
+        await running

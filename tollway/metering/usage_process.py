@@ -53,6 +53,10 @@ still runs this often."""
 PUBLISH_SECONDS = 0.1
 """Live-metrics summaries of the shipments written are gathered and published this often."""
 START_SECONDS = 30.0
+RESTART_SECONDS = 1.0
+"""A lost child is replaced after this long, doubling while starts fail..."""
+MAX_RESTART_SECONDS = 30.0
+"""...up to this."""
 STOP_SECONDS = 60.0
 SLICE = 500
 MAX_BUFFERED = 100_000
@@ -119,6 +123,8 @@ class UsageProcessWriter(FlushLoop):
         self._last_cycle = 0.0
         self._unpublished: Summary = []
         self._last_published = 0.0
+        self._restart_at = 0.0  # when to start a child again, while there is none
+        self._restart_backoff = RESTART_SECONDS
 
     def _summarise(self, records: Sequence[UsageRecord]) -> None:
         if self.summaries is not None:
@@ -173,11 +179,18 @@ class UsageProcessWriter(FlushLoop):
             raise
         except Exception as exc:
             logger.warning("usage writer process unavailable (%s); writing in-process", exc)
+            self._retry_later()
             return
         if self._closing:  # closed while starting
             await _finish(process)
             return
         self._process = process
+        self._restart_backoff = RESTART_SECONDS
+
+    def _retry_later(self) -> None:
+        """No child: start one again after a backoff that doubles while starts fail."""
+        self._restart_at = time.monotonic() + self._restart_backoff
+        self._restart_backoff = min(self._restart_backoff * 2, MAX_RESTART_SECONDS)
 
     async def run(self) -> None:
         """Start the child, then ship every `interval` seconds (when there is something to
@@ -193,6 +206,8 @@ class UsageProcessWriter(FlushLoop):
         self._publish()
 
     async def _periodic(self) -> None:
+        if self._process is None and not self._closing and time.monotonic() >= self._restart_at:
+            await self.start()  # supervised: a dead child is replaced
         if self._buffer or time.monotonic() - self._last_cycle >= IDLE_SECONDS:
             await self._ship()
 
@@ -258,8 +273,9 @@ class UsageProcessWriter(FlushLoop):
                 logger.exception("usage summary observer failed")
 
     def _lost(self, exc: BaseException) -> None:
-        logger.warning("usage writer process lost (%s); writing in-process", exc)
+        logger.warning("usage writer process lost (%s); writing in-process meanwhile", exc)
         self._process = None
+        self._retry_later()
 
     async def close(self) -> None:
         """Stop `run()`, ship everything and let the child write it and exit."""
