@@ -1,0 +1,123 @@
+"""Memory of the serving process under sustained load: RSS before, during and after `wrk -t1
+-c10` against the protected app (`tests/metering/usage_app.py`, one uvicorn worker, PostgreSQL
+and Redis, the usage writer process), once with one busy key and once with 10,000 keys used in
+rotation (every key cold once, then cached).
+
+    .venv/bin/python bench/memory.py [--seconds 60] [--keys 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.cold_keys import seed  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
+from tollway.db import acquire_database, release_database  # noqa: E402
+from tollway.settings import Settings  # noqa: E402
+
+ROTATION = """counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/hello", {["X-API-Key"] = keys[(counter % #keys) + 1]})
+end
+"""
+
+
+def rss_mb(pid: int) -> int:
+    """Resident set size of a process, in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) // 1024
+
+
+def load(env: dict[str, str], wrk_args: list[str], seconds: int) -> list[tuple[str, int]]:
+    """Serve the app, put it under `wrk`, and sample its RSS every 10 s and after."""
+    port = free_port()
+    served = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.metering.usage_app:app", "--factory",
+         "--port", str(port), "--log-level", "error", "--loop", "uvloop",
+         "--http", "httptools", "--no-access-log"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        samples = [("idle", rss_mb(served.pid))]
+        command = ["wrk", "-t1", "-c10", f"-d{seconds}s", *wrk_args]
+        loaded = subprocess.Popen(
+            [*command, f"http://127.0.0.1:{port}/hello"], stdout=subprocess.PIPE, text=True
+        )
+        started = time.monotonic()
+        while loaded.poll() is None:
+            time.sleep(10)
+            samples.append((f"{time.monotonic() - started:.0f} s", rss_mb(served.pid)))
+        output = loaded.communicate()[0]
+        rate = output.split("Requests/sec:")[1].split()[0]
+        samples.append((f"load ended ({float(rate):,.0f} req/s)", rss_mb(served.pid)))
+        for after in (10, 30):
+            time.sleep(after - (10 if after == 30 else 0))
+            samples.append((f"{after} s after", rss_mb(served.pid)))
+        return samples
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--keys", type=int, default=10_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    state = Path(tempfile.mkdtemp(prefix="tollway-memory-"))
+    postgres, redis = PostgresServer().start(), RedisServer().start()
+    try:
+        database_url = postgres.create_database()
+        env = {
+            **os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_REDIS_URL": redis.url,
+            "TOLLWAY_STATE_DIR": str(state),
+        }  # fmt: skip
+        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
+        migrate = [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"]
+        subprocess.run(migrate, **run)  # type: ignore[call-overload]
+        secret = subprocess.run(  # type: ignore[call-overload]
+            [sys.executable, "-m", "tests.metering.usage_app", "seed"], **run
+        ).stdout.strip()
+        keys = asyncio.run(seed_keys(database_url, args.keys))
+        script = state / "rotation.lua"
+        script.write_text("keys = {" + ",".join(json.dumps(k) for k in keys) + "}\n" + ROTATION)
+        one = load(env, ["-H", f"X-API-Key: {secret}"], args.seconds)
+        many = load(env, ["-s", str(script)], args.seconds)
+    finally:
+        postgres.destroy()
+        redis.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    print(f"| moment | one busy key, MiB | {args.keys:,} keys in rotation, MiB |")
+    print("|---|---:|---:|")
+    for (moment, first), (other, second) in zip(one, many, strict=True):
+        label = moment if moment == other else f"{moment} / {other}"
+        print(f"| {label} | {first} | {second} |")
+
+
+async def seed_keys(database_url: str, count: int) -> list[str]:
+    """`count` keys on the FREE plan; their secrets."""
+    await acquire_database(Settings(database_url=database_url))
+    try:
+        return await seed(count)
+    finally:
+        await release_database()
+
+
+if __name__ == "__main__":
+    main()
