@@ -20,6 +20,7 @@ MICROS = Decimal(1_000_000)
 COUNTERS: tuple[str, ...] = (
     "requests", "errors", "server_errors", "rejected", "request_bytes", "response_bytes",
     "units", "unpriced_units", "cost_units", "reported_cost_micros", "latency_count",
+    "admitted_cost_units",
 )  # fmt: skip
 RAW_COUNTERS = (
     "COUNT(*)",
@@ -33,6 +34,7 @@ RAW_COUNTERS = (
     "SUM(cost_units)",
     "SUM(CAST(ROUND(COALESCE(cost, 0) * 1000000) AS BIGINT))",
     "SUM(CASE WHEN latency_ms > 0 THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN error_code IS NULL THEN cost_units ELSE 0 END)",
 )
 
 
@@ -51,6 +53,8 @@ class Measures:
     cost_units: int = 0
     reported_cost_micros: int = 0
     latency_count: int = 0
+    admitted_cost_units: int = 0
+    """Cost units of the requests Tollway admitted (no error code): what quotas count."""
     latency_sum: float = 0.0
     sketch: LatencySketch = field(default_factory=LatencySketch)
 

@@ -39,11 +39,13 @@ CUBES: dict[str, frozenset[Dimension]] = {
 
 CUBE_LEVELS: dict[str, tuple[Granularity, ...]] = {
     "tenant": (Granularity.DAY, Granularity.HOUR, Granularity.MINUTE),
-    "key": (Granularity.DAY, Granularity.HOUR),
+    "key": (Granularity.DAY, Granularity.HOUR, Granularity.MINUTE),
     "detail": (Granularity.DAY, Granularity.HOUR),
 }
-"""Rollup granularities per cube. Minute rollups of the larger cubes would hold about one row
-per event, so their ragged edges (under an hour each) are read from raw events instead."""
+"""Rollup granularities per cube. The key cube keeps minutes too (a row per active key and
+minute), so that a key's use up to now (quotas, read by every alert evaluation) never reads
+more than the last seconds of raw events. Minute rollups of the detail cube would hold about
+one row per event, so its ragged edges (under an hour each) are read from raw events."""
 
 
 def cube_for(needed: set[Dimension] | frozenset[Dimension]) -> str:

@@ -1,7 +1,9 @@
 """How much of its quota each key has used in the current period, from metered usage.
 
-Requests Tollway refused carry an error code and consume no quota, so only the cost units of
-events without one count. Recommendations and alert rules read this.
+Requests Tollway refused carry an error code and consume no quota, so only their admitted
+cost units count. The key cube holds them per day, hour and minute, so a period of any length
+is read from rollups but for the last seconds not rolled up yet: alert evaluation, the quota
+detector and recommendations read this often.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from uuid import UUID
 from tollway.auth.principal import Principal
 from tollway.keys.limits import quota_from_json
 from tollway.metering.analytics import AnalyticsService, UsageQuery
+from tollway.metering.buckets import floor
+from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import ApiKey
 from tollway.ratelimit.checks import period_bounds
@@ -59,8 +63,9 @@ async def quota_use(
         if quota is None:
             continue
         period = quota.refill if quota.period is QuotaPeriod.TOTAL else quota.period
-        if period is None:
-            start, end = key.created_at, None
+        if period is None:  # TOTAL credits: since the key exists (floored to its day, which
+            # adds nothing, as the key has no events before it, and reads whole day rollups)
+            start, end = floor(Granularity.DAY, key.created_at), None
         else:
             start, end = period_bounds(period, now)
         by_start[start].append((key, quota, end))
@@ -84,13 +89,13 @@ async def _admitted_units(
     rows = await analytics.buckets(
         principal,
         UsageQuery(start, now, tenant_id=tenant, filters={Dimension.SERVICE: ""}),
-        [Dimension.API_KEY, Dimension.ERROR_CODE],
+        [Dimension.API_KEY],
         None,
         latency=False,
     )
     used: dict[str, int] = defaultdict(int)
     for row in rows:
         key = row.group.get(Dimension.API_KEY)
-        if key is not None and row.group.get(Dimension.ERROR_CODE) is None:
-            used[str(key)] += row.measures.cost_units
+        if key is not None:
+            used[str(key)] += row.measures.admitted_cost_units
     return used

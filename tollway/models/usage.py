@@ -67,6 +67,7 @@ class UsageRollup(Model):
     cost_units = fields.BigIntField(default=0)
     reported_cost_micros = fields.BigIntField(default=0)
     latency_count = fields.BigIntField(default=0)
+    admitted_cost_units = fields.BigIntField(default=0)
     latency_sum = fields.FloatField(default=0)
     sketch = fields.TextField(default="{}")
 
