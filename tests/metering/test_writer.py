@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import LiveServer
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import UsageRecord
@@ -115,6 +117,25 @@ async def test_memory_stays_bounded_while_the_database_is_down(
     for record in records(1000, marker):
         writer.add(record)  # no writer task runs: the buffer spills by itself
     assert writer.buffered < 200
+    outage.down = False
+    await writer.close()
+    assert await count(marker) == 1000
+
+
+async def test_memory_is_bounded_in_bytes_too(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long paths fill memory long before the event count bound: bytes bound the buffer."""
+    monkeypatch.setattr("tollway.metering.writer.MAX_BUFFERED_BYTES", 1024 * 1024)
+    outage = Outage()
+    outage.down = True
+    writer = UsageWriter(UsageJournal(tmp_path / "j"), outage, batch_size=50_000)
+    marker = uuid.uuid4().hex
+    batch = records(1000, marker)
+    for record in batch:
+        record.path = f"/{marker}/" + "p" * 1900  # as long as capture keeps them
+        writer.add(record)
+    assert writer.buffered < 400  # about 1 MiB of these, far below the 100,000 events bound
     outage.down = False
     await writer.close()
     assert await count(marker) == 1000

@@ -21,6 +21,23 @@ order, with `at` as seconds since the epoch and `cost` as text (or None). A tupl
 values builds in a fraction of a microsecond and marshals as is; the writer turns it into a
 `UsageRecord` off the request path."""
 
+EVENT_BYTES = 700
+"""About what one buffered event costs in memory besides its path and user agent (a tuple or
+record of ~20 values); buffers are bounded by it (`MAX_BUFFERED_BYTES`)."""
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+"""Past this many bytes buffered in memory (as `raw_size` counts), a usage buffer goes to the
+journal: long paths and user agents cannot make a stuck writer hold more."""
+
+
+def event_size(path: str, user_agent: str | None) -> int:
+    """The approximate memory of one buffered event with this path and user agent."""
+    return EVENT_BYTES + len(path) + (len(user_agent) if user_agent else 0)
+
+
+def raw_size(raw: RawUsage) -> int:
+    """`event_size` of a raw event (its path is at index 5, its user agent at 12)."""
+    return event_size(raw[5], raw[12])
+
 
 @dataclass(slots=True)
 class UsageRecord:

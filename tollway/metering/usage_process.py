@@ -34,7 +34,7 @@ from uuid import UUID
 
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import summarise
-from tollway.metering.records import RawUsage, UsageRecord
+from tollway.metering.records import MAX_BUFFERED_BYTES, RawUsage, UsageRecord, raw_size
 from tollway.metering.writer import FlushLoop, UsageWriter
 from tollway.settings import Settings
 
@@ -116,6 +116,7 @@ class UsageProcessWriter(FlushLoop):
         self._interval = interval
         self._batch_size = batch_size
         self._buffer: list[RawUsage] = []
+        self._buffered_bytes = 0  # `raw_size` of the buffer
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
@@ -134,10 +135,12 @@ class UsageProcessWriter(FlushLoop):
         """Queue one event as the request path captures it (the hot path: an append)."""
         buffer = self._buffer
         buffer.append(raw)
-        if len(buffer) >= self._batch_size:
+        self._buffered_bytes += raw_size(raw)
+        if len(buffer) >= self._batch_size or self._buffered_bytes >= MAX_BUFFERED_BYTES:
             self._wake.set()
-            if len(buffer) >= MAX_BUFFERED:  # the child cannot keep up: to the journal
-                self._buffer = []
+            if len(buffer) >= MAX_BUFFERED or self._buffered_bytes >= MAX_BUFFERED_BYTES:
+                # The child cannot keep up: to the journal, in the background.
+                self._buffer, self._buffered_bytes = [], 0
                 self.inline.spill_raw_later(buffer)
 
     def add(self, record: UsageRecord) -> None:
@@ -218,7 +221,7 @@ class UsageProcessWriter(FlushLoop):
         async with self._lock:
             self._last_cycle = time.monotonic()
             unconfirmed: list[Batch] = []
-            rows, self._buffer = self._buffer, []
+            rows, self._buffer, self._buffered_bytes = self._buffer, [], 0
             for start in range(0, len(rows), SLICE):
                 unconfirmed.append((os.urandom(16), rows[start : start + SLICE]))
             await self._send(unconfirmed)

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from tollway.metering.journal import UsageJournal
-from tollway.metering.records import RawUsage, UsageRecord, assign_ids, in_slices
+from tollway.metering.records import (
+    MAX_BUFFERED_BYTES,
+    RawUsage,
+    UsageRecord,
+    assign_ids,
+    event_size,
+    in_slices,
+)
 from tollway.metering.retention import anonymize_ip
 from tollway.metering.sink import write_usage
 
@@ -97,6 +104,7 @@ class UsageWriter(FlushLoop):
         self.observer = observer
         """Called with each fresh batch as it is flushed (live metrics); never with replays."""
         self._buffer: list[UsageRecord] = []
+        self._buffered_bytes = 0  # as `records.raw_size` counts
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
@@ -108,12 +116,13 @@ class UsageWriter(FlushLoop):
         """Queue one event (the hot path: an append)."""
         buffer = self._buffer
         buffer.append(record)
-        if len(buffer) >= self._batch_size:
+        self._buffered_bytes += event_size(record.path, record.user_agent)
+        if len(buffer) >= self._batch_size or self._buffered_bytes >= MAX_BUFFERED_BYTES:
             self._wake.set()
-            if len(buffer) >= self._max_buffered:
+            if len(buffer) >= self._max_buffered or self._buffered_bytes >= MAX_BUFFERED_BYTES:
                 # The writer is stuck (database slow or down): keep memory bounded by spilling
                 # in the background; the request path never touches the disk.
-                self._buffer = []
+                self._buffer, self._buffered_bytes = [], 0
                 self.spill_later(buffer)
 
     def add_raw(self, raw: RawUsage) -> None:
@@ -166,9 +175,10 @@ class UsageWriter(FlushLoop):
             while self._buffer:
                 batch = self._buffer[: self._batch_size]
                 del self._buffer[: self._batch_size]
+                self._buffered_bytes -= sum([event_size(r.path, r.user_agent) for r in batch])
                 await observe(self.observer, batch)
                 if not await self._write(batch):  # every record of `batch` has its id now
-                    rest, self._buffer = self._buffer, []
+                    rest, self._buffer, self._buffered_bytes = self._buffer, [], 0
                     await self._spill(batch + rest)
                     return
             await self._replay()
