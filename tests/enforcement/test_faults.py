@@ -127,6 +127,19 @@ async def test_cached_keys_keep_working_while_the_database_is_down() -> None:
         await cache.get("known")
 
 
+async def test_a_lookup_that_hangs_counts_as_the_database_down() -> None:
+    async def hanging(secret_hash: str) -> KeyRecord | None:
+        await asyncio.Event().wait()  # a host that never answers
+        return None
+
+    cache = KeyCache(hanging, lookup_timeout=0.05)
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get("never-seen")
+    assert cache.breaker.is_open
+    with pytest.raises(DatabaseUnavailable):  # at once now: the breaker is open
+        await asyncio.wait_for(cache.get("another"), timeout=0.01)
+
+
 async def refused_within(clients: list[object], secret: str, seconds: float) -> float:
     """Seconds until every client's request with `secret` is refused (fails past `seconds`)."""
     started = time.monotonic()

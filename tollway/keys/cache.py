@@ -42,9 +42,13 @@ class KeyCache:
         max_entries: int = 100_000,
         max_unknown: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        lookup_timeout: float = 2.0,
     ) -> None:
+        """`lookup_timeout`: a lookup taking longer counts as the database being down (an
+        unreachable host can take a connection timeout, much longer, to fail)."""
         self._loader = loader
         self._clock = clock
+        self._lookup_timeout = lookup_timeout
         self.breaker = Breaker(clock)
         """Open while the database is unreachable."""
         self._ttl = ttl
@@ -110,7 +114,8 @@ class KeyCache:
         self, secret_hash: str, entry: tuple[KeyRecord, float] | None
     ) -> KeyRecord | None:
         try:
-            record = await self._loader(secret_hash)
+            async with asyncio.timeout(self._lookup_timeout):
+                record = await self._loader(secret_hash)
         except Exception as exc:
             self.breaker.failed()
             return self._unreachable(entry, exc)
