@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from enum import StrEnum
 
@@ -37,8 +38,10 @@ STATUS: dict[DenialCode, tuple[int, str]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def problem_body(code: DenialCode, detail: str) -> tuple[int, bytes]:
-    """Status and the `application/problem+json` body."""
+    """Status and the `application/problem+json` body (the same few denials repeat: a flood of
+    refusals is answered from the cache)."""
     status, title = STATUS[code]
     body = {
         "type": f"urn:tollway:problem:{code.value.lower().replace('_', '-')}",
