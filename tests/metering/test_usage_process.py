@@ -115,13 +115,14 @@ def test_postgres_deployments_write_usage_from_a_child_by_default() -> None:
 
 
 def test_event_ids_are_version_4_uuids_of_the_batch_and_the_index() -> None:
-    """Ids keep their form (journals and a parent's re-write of a dead child's batch rely on
-    them): the batch's first 12 bytes, then the index, with version 4 bits."""
-    batch_id = os.urandom(16)
+    """Ids keep their form (journals, usage logs and a parent's re-write of a dead child's
+    batch rely on them): the batch's first 12 bytes, then the event's place in its log file,
+    with version 4 bits."""
+    batch_id = os.urandom(12)
     rows = [record.raw() for record in records(3, "ids")]
-    ids = [record.event_id for record in decode((batch_id, rows))]
-    expected = [uuid.UUID(bytes=batch_id[:12] + i.to_bytes(4, "big"), version=4) for i in range(3)]
-    assert ids == expected == [event_id(batch_id, i) for i in range(3)]
+    ids = [record.event_id for record in decode((batch_id, 7, rows))]
+    expected = [uuid.UUID(bytes=batch_id + (7 + i).to_bytes(4, "big"), version=4) for i in range(3)]
+    assert ids == expected == [event_id(batch_id, 7 + i) for i in range(3)]
     assert all(i is not None and i.version == 4 for i in ids)
 
 

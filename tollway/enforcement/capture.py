@@ -17,7 +17,7 @@ class UsageCapture:
     """Collects status and sizes while the response is sent, then builds the usage record."""
 
     __slots__ = (
-        "agent", "client_ip", "cost", "key", "method", "path", "request_bytes",
+        "agent", "client_ip", "cost", "key", "method", "path", "recorded", "request_bytes",
         "response_bytes", "route", "started", "status",
     )  # fmt: skip
 
@@ -44,6 +44,7 @@ class UsageCapture:
         self.cost = cost
         self.status = 0
         self.response_bytes = 0
+        self.recorded = False  # the usage event is in the writer's hands
 
     def record(
         self, scope: dict[str, Any], status: int, response_bytes: int, error_code: str | None = None

@@ -98,8 +98,10 @@ class EnforcementMiddleware:
                 verdict.code.value, method=method, path=path, client_ip=client_ip,
                 user_agent=agent, key=verdict.record,
             )  # fmt: skip
-            sent = await _send_problem(send, verdict.code, verdict.detail, extra)
-            runtime.usage.add_raw(usage.record(scope, *sent, verdict.code.value))
+            status, body = problem_body(verdict.code, verdict.detail)
+            # Logged before the client can see the answer (see `metering/wal.py`).
+            runtime.usage.add_raw(usage.record(scope, status, len(body), verdict.code.value))
+            await _send_problem(send, verdict.code, status, body, extra)
             return
         record = verdict.record
         if record is not None:
@@ -113,12 +115,17 @@ class EnforcementMiddleware:
                     message = {**message, "headers": [*message.get("headers", ()), *extra]}
             elif message["type"] == "http.response.body":
                 usage.response_bytes += len(message.get("body", b""))
+                if not message.get("more_body"):  # logged before the client sees the end
+                    usage.recorded = True
+                    runtime.usage.add_raw(usage.record(scope, usage.status, usage.response_bytes))
             await send(message)
 
         try:
             await self.app(scope, receive, send_observed)
         finally:
-            runtime.usage.add_raw(usage.record(scope, usage.status or 500, usage.response_bytes))
+            if not usage.recorded:  # the app failed, or ended without a last body
+                status = usage.status or 500
+                runtime.usage.add_raw(usage.record(scope, status, usage.response_bytes))
 
     def _forwarded_client(self, scope: Scope, forwarded: str) -> str | None:
         """The client behind trusted proxies: the last X-Forwarded-For hop not trusted."""
@@ -148,13 +155,11 @@ class EnforcementMiddleware:
 
 
 async def _send_problem(
-    send: Any, code: DenialCode, detail: str, extra: list[Header]
-) -> tuple[int, int]:
-    """Send the problem response; returns (status, body bytes)."""
-    status, body = problem_body(code, detail)
+    send: Any, code: DenialCode, status: int, body: bytes, extra: list[Header]
+) -> None:
+    """Send the problem response (`problems.problem_body`'s status and body)."""
     headers = [PROBLEM_CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *extra]
     if code is DenialCode.SERVICE_UNAVAILABLE:
         headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-    return status, len(body)

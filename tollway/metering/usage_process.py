@@ -35,6 +35,7 @@ from uuid import UUID
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import summarise
 from tollway.metering.records import MAX_BUFFERED_BYTES, RawUsage, UsageRecord, raw_size
+from tollway.metering.wal import UsageWal, orphans
 from tollway.metering.writer import FlushLoop, UsageWriter
 from tollway.settings import Settings
 
@@ -61,7 +62,8 @@ STOP_SECONDS = 60.0
 SLICE = 500
 MAX_BUFFERED = 100_000
 Summary = list[dict[str, Any]]
-Batch = tuple[bytes, list[RawUsage]]
+Batch = tuple[bytes, int, list[RawUsage]]
+"""A shipment: its id (its log file's), the place of its first event, and the events."""
 
 
 def event_id(batch_id: bytes, index: int) -> UUID:
@@ -76,9 +78,9 @@ def _batch_base(batch_id: bytes) -> int:
 
 def decode(batch: Batch) -> list[UsageRecord]:
     """The records of a shipped batch, with their ids (`event_id`'s, made faster in bulk)."""
-    batch_id, rows = batch
+    batch_id, first, rows = batch
     base = _batch_base(batch_id)
-    return [UsageRecord.from_raw(row, UUID(int=base | i)) for i, row in enumerate(rows)]
+    return [UsageRecord.from_raw(row, UUID(int=base | first + i)) for i, row in enumerate(rows)]
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
@@ -117,6 +119,9 @@ class UsageProcessWriter(FlushLoop):
         self._batch_size = batch_size
         self._buffer: list[RawUsage] = []
         self._buffered_bytes = 0  # `raw_size` of the buffer
+        self.wal = UsageWal(settings.state_dir / "usage-wal")
+        """Every event is logged here before its response ends (see `wal.py`)."""
+        self.wal.open()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
@@ -132,7 +137,9 @@ class UsageProcessWriter(FlushLoop):
             self.summaries(summarise(records))
 
     def add_raw(self, raw: RawUsage) -> None:
-        """Queue one event as the request path captures it (the hot path: an append)."""
+        """Queue one event as the request path captures it (the hot path: a `write(2)` to
+        the log, then an append)."""
+        self.wal.append(raw)
         buffer = self._buffer
         buffer.append(raw)
         self._buffered_bytes += raw_size(raw)
@@ -141,7 +148,8 @@ class UsageProcessWriter(FlushLoop):
             if len(buffer) >= MAX_BUFFERED or self._buffered_bytes >= MAX_BUFFERED_BYTES:
                 # The child cannot keep up: to the journal, in the background.
                 self._buffer, self._buffered_bytes = [], 0
-                self.inline.spill_raw_later(buffer)
+                first = self.wal.next_index - len(buffer)
+                self.inline.spill_raw_later(buffer, _batch_base(self.wal.file_id), first)
 
     def add(self, record: UsageRecord) -> None:
         """Queue one event (its id, if it has one, is replaced when it is shipped)."""
@@ -196,11 +204,27 @@ class UsageProcessWriter(FlushLoop):
         self._restart_backoff = min(self._restart_backoff * 2, MAX_RESTART_SECONDS)
 
     async def run(self) -> None:
-        """Start the child, then ship every `interval` seconds (when there is something to
-        ship), or as soon as a batch is full, until `close()`."""
+        """Store what killed writers left in their logs, start the child, then ship every
+        `interval` seconds (when there is something to ship), or as soon as a batch is full,
+        until `close()`."""
         self._closing = False
+        await self.replay_orphans()
         await self.start()
         await self._flush_loop()
+
+    async def replay_orphans(self) -> int:
+        """Store the events of log files no live writer holds (a killed server's), exactly
+        once (their ids follow from the file), then delete the files; how many events."""
+        replayed = 0
+        for orphan in orphans(self.wal.directory):
+            for record in decode((orphan.file_id, 0, orphan.rows)):
+                self.inline.add(record)
+            await self.inline.flush()  # stored, or in the fsynced journal
+            orphan.path.unlink(missing_ok=True)
+            replayed += len(orphan.rows)
+        if replayed:
+            logger.warning("stored %d usage events left by a killed server", replayed)
+        return replayed
 
     async def flush(self) -> None:
         """Everything buffered so far is written (and its summary published) when this
@@ -222,8 +246,10 @@ class UsageProcessWriter(FlushLoop):
             self._last_cycle = time.monotonic()
             unconfirmed: list[Batch] = []
             rows, self._buffer, self._buffered_bytes = self._buffer, [], 0
+            file_id, first = self.wal.file_id, self.wal.next_index - len(rows)
+            self.wal.rotate_if_due()  # so that a shipment never spans two files
             for start in range(0, len(rows), SLICE):
-                unconfirmed.append((os.urandom(16), rows[start : start + SLICE]))
+                unconfirmed.append((file_id, first + start, rows[start : start + SLICE]))
             await self._send(unconfirmed)
             if not await self._confirm() and unconfirmed:
                 for batch in unconfirmed:
@@ -231,6 +257,7 @@ class UsageProcessWriter(FlushLoop):
                         self.inline.add(record)
                     await asyncio.sleep(0)
             await self.inline.flush()
+            self.wal.stored()  # stored, or in the fsynced journal
 
     async def _send(self, batches: list[Batch]) -> None:
         process = self._process
@@ -289,6 +316,7 @@ class UsageProcessWriter(FlushLoop):
         if process is not None:
             await _finish(process)
         await self.inline.close()
+        self.wal.close()
 
 
 async def _finish(process: asyncio.subprocess.Process) -> None:

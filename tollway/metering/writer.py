@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from tollway.metering.journal import UsageJournal
 from tollway.metering.records import (
@@ -134,14 +135,19 @@ class UsageWriter(FlushLoop):
         of any writer sharing the journal)."""
         self._in_background(self._spill(records))
 
-    def spill_raw_later(self, rows: list[RawUsage]) -> None:
+    def spill_raw_later(self, rows: list[RawUsage], id_base: int = 0, first: int = 0) -> None:
         """`spill_later` for events as the request path captures them (made into records in
-        the background, slice by slice)."""
+        the background, slice by slice). With an `id_base`, the nth row's id is
+        `UUID(int=id_base | first + n)` (their ids in the usage log), else new ids."""
 
         async def spill() -> None:
             records: list[UsageRecord] = []
             async for part in in_slices(rows):
-                records += [UsageRecord.from_raw(row) for row in part]
+                start = first + len(records)
+                records += [
+                    UsageRecord.from_raw(row, UUID(int=id_base | start + i) if id_base else None)
+                    for i, row in enumerate(part)
+                ]
             await self._spill(records)
 
         self._in_background(spill())
