@@ -17,7 +17,7 @@ from typing import Any
 from tollway.enforcement.app_routes import AppRoutes
 from tollway.enforcement.capture import UsageCapture
 from tollway.enforcement.headers import Header, ratelimit_headers
-from tollway.enforcement.problems import DenialCode, problem_body
+from tollway.enforcement.problems import problem_body
 from tollway.enforcement.routes import RouteRule
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.settings import Settings, load_settings
@@ -101,7 +101,7 @@ class EnforcementMiddleware:
             status, body = problem_body(verdict.code, verdict.detail)
             # Logged before the client can see the answer (see `metering/wal.py`).
             runtime.usage.add_raw(usage.record(scope, status, len(body), verdict.code.value))
-            await _send_problem(send, verdict.code, status, body, extra)
+            await _send_problem(send, status, body, extra)
             return
         record = verdict.record
         if record is not None:
@@ -154,12 +154,8 @@ class EnforcementMiddleware:
         return watched
 
 
-async def _send_problem(
-    send: Any, code: DenialCode, status: int, body: bytes, extra: list[Header]
-) -> None:
+async def _send_problem(send: Any, status: int, body: bytes, extra: list[Header]) -> None:
     """Send the problem response (`problems.problem_body`'s status and body)."""
     headers = [PROBLEM_CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *extra]
-    if code is DenialCode.SERVICE_UNAVAILABLE:
-        headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -57,7 +57,10 @@ class Verdict:
 def _deny(
     code: DenialCode, detail: str, rule: RouteRule | None, record: KeyRecord | None = None
 ) -> Verdict:
-    return Verdict(code, detail, record, None, rule)
+    # A dependency that is down may be back in a second: say so (other denials carry their
+    # limit decision, or need no wait).
+    retry_after = 1 if code is DenialCode.SERVICE_UNAVAILABLE else None
+    return Verdict(code, detail, record, None, rule, retry_after=retry_after)
 
 
 def _ip_allowed(record: KeyRecord, client_ip: str | None) -> bool:
