@@ -8,9 +8,9 @@ import secrets
 from tests.conftest import GraphQL
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
+from tests.keys.test_cache import CountingLoader
 from tests.ratelimit.conftest import FakeClock
 from tollway.enforcement.invalid_keys import InvalidKeyBudget
-from tollway.keys.records import KeyRecord
 
 ATTACKER, OTHER = "198.51.100.66", "198.51.100.67"
 
@@ -29,19 +29,12 @@ async def test_an_address_that_spends_its_budget_is_refused_without_a_lookup(
         clock = FakeClock(1_800_000_000_000)  # the start of a minute
         runtime.verifier.invalid_keys = InvalidKeyBudget(5, 60, clock)
         assert (await client.get("/x", headers={"X-API-Key": secret})).status_code == 200
-        queries: list[str] = []
-        load = runtime.cache._loader
-
-        async def counting(secret_hash: str) -> KeyRecord | None:
-            queries.append(secret_hash)
-            return await load(secret_hash)
-
-        runtime.cache._loader = counting
+        counting = runtime.cache._loader = CountingLoader(runtime.cache._loader)
         statuses = [(await client.get("/x", headers={"X-API-Key": guessed()})) for _ in range(50)]
         codes = [r.json()["error_code"] for r in statuses]
         assert codes == ["API_KEY_INVALID"] * 6 + ["RATE_LIMIT_EXCEEDED"] * 44
         assert statuses[-1].status_code == 429 and statuses[-1].headers["retry-after"] == "60"
-        assert len(queries) == 6  # the budget, and the secret that spent it
+        assert len(counting.queries) == 6  # the budget, and the secret that spent it
         # A key already cached still works from that address; a new one waits for the window.
         assert (await client.get("/x", headers={"X-API-Key": secret})).status_code == 200
         blocked = await client.get("/x", headers={"X-API-Key": other_secret})
@@ -56,16 +49,9 @@ async def test_a_repeated_unknown_secret_is_looked_up_once(
 ) -> None:
     async with protected(ip=OTHER) as (client, middleware):
         runtime = middleware.runtime
-        queries: list[str] = []
-        load = runtime.cache._loader
-
-        async def counting(secret_hash: str) -> KeyRecord | None:
-            queries.append(secret_hash)
-            return await load(secret_hash)
-
-        runtime.cache._loader = counting
+        counting = runtime.cache._loader = CountingLoader(runtime.cache._loader)
         unknown = guessed()
         for _ in range(3):
             response = await client.get("/x", headers={"X-API-Key": unknown})
             assert response.json()["error_code"] == "API_KEY_INVALID"
-        assert len(queries) == 1
+        assert len(counting.queries) == 1

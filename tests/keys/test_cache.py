@@ -7,20 +7,21 @@ import asyncio
 
 from tests.conftest import GraphQL
 from tests.keyhelpers import create_key
-from tollway.keys.cache import KeyCache
+from tollway.keys.cache import KeyCache, Loader
 from tollway.keys.records import KeyRecord, fetch_key_record
 from tollway.keys.secrets import hash_secret
 
 
 class CountingLoader:
-    """`fetch_key_record`, counting the queries that reach the database."""
+    """A key loader (`fetch_key_record` by default), counting the queries it makes."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: Loader = fetch_key_record) -> None:
+        self.load = load
         self.queries: list[str] = []
 
     async def __call__(self, secret_hash: str) -> KeyRecord | None:
         self.queries.append(secret_hash)
-        return await fetch_key_record(secret_hash)
+        return await self.load(secret_hash)
 
 
 async def test_a_key_is_read_whole_in_one_query(gql: GraphQL) -> None:
