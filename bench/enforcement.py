@@ -110,12 +110,12 @@ def wrk(port: int, secret: str, seconds: float, connections: int, path: str = "/
 
 
 class Served:
-    """One app under one uvicorn worker."""
+    """One app under one uvicorn worker: `factory` of `bench/apps.py`, or `target`."""
 
-    def __init__(self, factory: str, env: dict[str, str]) -> None:
+    def __init__(self, factory: str, env: dict[str, str], target: str = "") -> None:
         self.port = free_port()
         command = [
-            sys.executable, "-m", "uvicorn", f"bench.apps:{factory}", "--factory",
+            sys.executable, "-m", "uvicorn", target or f"bench.apps:{factory}", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
             "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
         ]  # fmt: skip

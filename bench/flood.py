@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import protected  # noqa: E402
 from bench.enforcement import Result, wrk  # noqa: E402
-from tests.servers import PostgresServer, free_port, wait_for_port  # noqa: E402
+from tests.servers import PostgresServer  # noqa: E402
 
 LOOKUPS_SQL = (
     "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'api_key_secrets_pkey'"
@@ -89,20 +90,9 @@ def main() -> None:
         database_url = postgres.create_database()
         env = {**os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_STATE_DIR": str(state)}
         env.pop("TOLLWAY_REDIS_URL", None)
-        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-        migrate = [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"]
-        subprocess.run(migrate, **run)  # type: ignore[call-overload]
-        secret = subprocess.run(  # type: ignore[call-overload]
-            [sys.executable, "-m", "tests.metering.usage_app", "seed"], **run
-        ).stdout.strip()
-        port = free_port()
-        served = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.metering.usage_app:app", "--factory",
-             "--port", str(port), "--log-level", "error", "--loop", "uvloop",
-             "--http", "httptools", "--no-access-log"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        wait_for_port(port, timeout=30)
+        secret = protected.seed(env)
+        served = protected.serve(env)
+        port = served.port
         wrk(port, secret, 2, 1, path="/hello")  # warm-up: the valid key is cached
         alone = wrk(port, secret, args.seconds, 1, path="/hello")
         before = lookups(database_url)
@@ -117,8 +107,7 @@ def main() -> None:
         seen = lookups(database_url) - before
     finally:
         if served is not None:
-            served.terminate()
-            served.wait(timeout=30)
+            served.stop()
         postgres.destroy()
         shutil.rmtree(state, ignore_errors=True)
     report(alone, beside, sent, seen, args.rate)

@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import protected  # noqa: E402
 from bench.cold_keys import seed  # noqa: E402
-from tests.servers import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
+from tests.servers import PostgresServer, RedisServer  # noqa: E402
 from tollway.db import acquire_database, release_database  # noqa: E402
 from tollway.settings import Settings  # noqa: E402
 
@@ -43,16 +44,10 @@ def rss_mb(pid: int) -> int:
 
 def load(env: dict[str, str], wrk_args: list[str], seconds: int) -> list[tuple[str, int]]:
     """Serve the app, put it under `wrk`, and sample its RSS every 10 s and after."""
-    port = free_port()
-    served = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tests.metering.usage_app:app", "--factory",
-         "--port", str(port), "--log-level", "error", "--loop", "uvloop",
-         "--http", "httptools", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    served = protected.serve(env)
+    port, pid = served.port, served.process.pid
     try:
-        wait_for_port(port, timeout=30)
-        samples = [("idle", rss_mb(served.pid))]
+        samples = [("idle", rss_mb(pid))]
         command = ["wrk", "-t1", "-c10", f"-d{seconds}s", *wrk_args]
         loaded = subprocess.Popen(
             [*command, f"http://127.0.0.1:{port}/hello"], stdout=subprocess.PIPE, text=True
@@ -60,17 +55,16 @@ def load(env: dict[str, str], wrk_args: list[str], seconds: int) -> list[tuple[s
         started = time.monotonic()
         while loaded.poll() is None:
             time.sleep(10)
-            samples.append((f"{time.monotonic() - started:.0f} s", rss_mb(served.pid)))
+            samples.append((f"{time.monotonic() - started:.0f} s", rss_mb(pid)))
         output = loaded.communicate()[0]
         rate = output.split("Requests/sec:")[1].split()[0]
-        samples.append((f"load ended ({float(rate):,.0f} req/s)", rss_mb(served.pid)))
+        samples.append((f"load ended ({float(rate):,.0f} req/s)", rss_mb(pid)))
         for after in (10, 30):
             time.sleep(after - (10 if after == 30 else 0))
-            samples.append((f"{after} s after", rss_mb(served.pid)))
+            samples.append((f"{after} s after", rss_mb(pid)))
         return samples
     finally:
-        served.terminate()
-        served.wait(timeout=30)
+        served.stop()
 
 
 def main() -> None:
@@ -88,12 +82,7 @@ def main() -> None:
             **os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_REDIS_URL": redis.url,
             "TOLLWAY_STATE_DIR": str(state),
         }  # fmt: skip
-        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-        migrate = [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"]
-        subprocess.run(migrate, **run)  # type: ignore[call-overload]
-        secret = subprocess.run(  # type: ignore[call-overload]
-            [sys.executable, "-m", "tests.metering.usage_app", "seed"], **run
-        ).stdout.strip()
+        secret = protected.seed(env)
         keys = asyncio.run(seed_keys(database_url, args.keys))
         script = state / "rotation.lua"
         script.write_text("keys = {" + ",".join(json.dumps(k) for k in keys) + "}\n" + ROTATION)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import protected  # noqa: E402
 from bench.enforcement import Result, wrk  # noqa: E402
-from tests.servers import PostgresServer, free_port, wait_for_port  # noqa: E402
+from tests.servers import PostgresServer  # noqa: E402
 
 TARGET = 0.8
 
@@ -60,20 +60,9 @@ def main() -> None:
             "TOLLWAY_STATE_DIR": str(state), "TOLLWAY_KEY_CACHE_SECONDS": "1",
         }  # fmt: skip
         env.pop("TOLLWAY_REDIS_URL", None)
-        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-        migrate = [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"]
-        subprocess.run(migrate, **run)  # type: ignore[call-overload]
-        secret = subprocess.run(  # type: ignore[call-overload]
-            [sys.executable, "-m", "tests.metering.usage_app", "seed"], **run
-        ).stdout.strip()
-        port = free_port()
-        served = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.metering.usage_app:app", "--factory",
-             "--port", str(port), "--log-level", "error", "--loop", "uvloop",
-             "--http", "httptools", "--no-access-log"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        wait_for_port(port, timeout=30)
+        secret = protected.seed(env)
+        served = protected.serve(env)
+        port = served.port
         wrk(port, secret, 2, 10, path="/hello")  # warm-up
         before = wrk(port, secret, args.seconds, 10, path="/hello")
         postgres.stop()
@@ -83,8 +72,7 @@ def main() -> None:
         postgres.start()
     finally:
         if served is not None:
-            served.terminate()
-            served.wait(timeout=30)
+            served.stop()
         postgres.destroy()
         shutil.rmtree(state, ignore_errors=True)
     report(before, during, status, refused_ms)
