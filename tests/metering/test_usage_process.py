@@ -6,7 +6,10 @@ import asyncio
 import os
 import signal
 import uuid
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import LiveServer
 from tests.metering.test_writer import count, records
@@ -152,3 +155,24 @@ async def test_a_dead_child_is_replaced(server: LiveServer) -> None:
     finally:
         await writer.close()
         await running
+
+
+async def test_a_killed_writers_log_is_stored_exactly_once_past_the_buffer_bound(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the buffer bound events also go to the journal, under their log ids: a replay
+    of the log after a kill stores each event once, journalled or not."""
+    monkeypatch.setattr("tollway.metering.usage_process.MAX_BUFFERED", 100)
+    settings = server.settings.model_copy(update={"state_dir": tmp_path})
+    killed = UsageProcessWriter(settings, batch_size=50)  # no child: nothing is shipped
+    marker = uuid.uuid4().hex
+    for record in records(250, marker):
+        killed.add(record)  # 200 spilled to the journal past the bound, 50 left in memory
+    await asyncio.gather(*killed.inline._spilling)
+    os.close(killed.wal._fd)  # killed: its lock goes, its log stays
+    restarted = UsageProcessWriter(settings)
+    try:
+        assert await restarted.replay_orphans() == 250
+        assert await count(marker) == 250
+    finally:
+        await restarted.close()
