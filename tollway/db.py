@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
@@ -17,10 +18,24 @@ APP_LABEL = "tollway"
 MIGRATIONS_MODULE = "tollway.migrations"
 
 
+async def keep_session(connection: object) -> None:
+    """Return a PostgreSQL connection to the pool as it is.
+
+    asyncpg's default reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL` after every query run outside a transaction: four statements for each one Tortoise
+    sends. Tollway keeps no session state (its advisory locks are transaction-scoped, it
+    never LISTENs, SETs or holds cursors), and asyncpg still rolls back a transaction left
+    open before calling this."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config dict for one database URL."""
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["tollway.models"],
