@@ -87,7 +87,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         # evaluation (at start-up, then hourly) must not race them.
         alert_interval_seconds=3600.0,
         # Likewise webhook tests run their own dispatcher with a controllable clock.
-        webhook_poll_seconds=3600.0,
+        webhook_dispatch=False,
     )
 
 

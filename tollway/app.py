@@ -44,6 +44,7 @@ from tollway.redis_client import check_redis, make_redis
 from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
 from tollway.settings import Settings
+from tollway.signals import Signals
 from tollway.tenants.service import TenantService
 from tollway.webhooks.delivery import Sender
 from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
@@ -58,9 +59,10 @@ logger = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     bus = EventBus(settings.broadcast_url)
+    signals = Signals(bus)
     redis = make_redis(settings)
     audit = AuditService(bus, settings.graphql_page_size_max)
-    outbox = WebhookOutbox()
+    outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings)
     retention = retention_policy(settings)
@@ -104,10 +106,12 @@ def build_services(settings: Settings) -> Services:
             max_in_flight=settings.webhook_max_in_flight,
             poll_seconds=settings.webhook_poll_seconds,
         ),
+        signals=signals,
     )
     return Services(
         settings=settings,
         bus=bus,
+        signals=signals,
         redis=redis,
         tokens=TokenAuthority(
             signing_key=settings.signing_key(),
@@ -125,7 +129,7 @@ def build_services(settings: Settings) -> Services:
         routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
         analytics=analytics,
-        reporter=UsageReporter(retention.raw),
+        reporter=UsageReporter(retention.raw, signals),
         catalog=catalog,
         costs=costs,
         budgets=budgets,
@@ -164,6 +168,8 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
                     f"TOLLWAY_REDIS_URL: cannot start the live-event broadcaster ({exc})"
                 ) from exc
             stack.push_async_callback(services.bus.disconnect)
+            services.signals.start()
+            stack.push_async_callback(services.signals.stop)
             stack.push_async_callback(services.webhooks.aclose)
             await ensure_default_plans()
             await ensure_own_api_service()

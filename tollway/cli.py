@@ -79,6 +79,7 @@ async def _run_worker(settings: Settings) -> None:
     await open_database(settings)
     services = build_services(settings)
     await services.bus.connect()
+    services.signals.start()
     worker = Worker(settings.worker_heartbeat_seconds)
     await services.alert_rules.seed_builtins()
     for job in background_jobs(settings, services):
@@ -93,6 +94,7 @@ async def _run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await worker.stop()
+        await services.signals.stop()
         await services.webhooks.aclose()
         await services.bus.disconnect()
         await close_database()

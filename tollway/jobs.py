@@ -8,6 +8,7 @@ from tollway.metering.retention import RetentionJob, RetentionPolicy
 from tollway.metering.rollups import RollupJob
 from tollway.services import Services
 from tollway.settings import Settings
+from tollway.signals import Pace, Topic, Wake
 from tollway.worker import PeriodicJob
 
 
@@ -27,17 +28,40 @@ def rollup_job(settings: Settings) -> RollupJob:
     return RollupJob(minute_retention=retention_policy(settings).minute)
 
 
+IDLE_SECONDS = 300.0
+"""An idle job runs at least this often even with no signal: the safety net for a signal
+lost in a way the bus could not notice."""
+
+
 def background_jobs(settings: Settings, services: Services) -> list[PeriodicJob]:
-    """Every periodic job, with its interval."""
-    return [
+    """Every periodic job, with its interval and what wakes it when idle."""
+    signals = services.signals
+
+    async def budgets() -> Pace:
+        await services.budgets.evaluate()
+        return Pace.IDLE  # spend only grows with usage; budgets change with config
+
+    jobs = [
         PeriodicJob("alerts", settings.alert_interval_seconds, services.alert_engine.run),
-        PeriodicJob("budgets", settings.budget_interval_seconds, services.budgets.evaluate),
-        # Runs until stopped; restarted after a second should it ever fail.
-        PeriodicJob("webhook-dispatch", 1.0, services.webhooks.run),
-        PeriodicJob("usage-rollups", settings.rollup_interval_seconds, rollup_job(settings).run),
+        PeriodicJob(
+            "budgets",
+            settings.budget_interval_seconds,
+            budgets,
+            Wake(signals, (Topic.USAGE, Topic.CONFIG), IDLE_SECONDS),
+        ),
+        PeriodicJob(
+            "usage-rollups",
+            settings.rollup_interval_seconds,
+            rollup_job(settings).run_paced,
+            Wake(signals, (Topic.USAGE,), IDLE_SECONDS),
+        ),
         PeriodicJob(
             "usage-retention",
             settings.retention_interval_seconds,
             RetentionJob(retention_policy(settings)).run,
         ),
     ]
+    if settings.webhook_dispatch:
+        # Runs until stopped; restarted after a second should it ever fail.
+        jobs.append(PeriodicJob("webhook-dispatch", 1.0, services.webhooks.run))
+    return jobs

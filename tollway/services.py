@@ -27,6 +27,7 @@ from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
 from tollway.settings import Settings
+from tollway.signals import Signals
 from tollway.tenants.service import TenantService
 from tollway.webhooks.dispatcher import WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
@@ -40,6 +41,7 @@ class Services:
 
     settings: Settings
     bus: EventBus
+    signals: Signals
     redis: Redis | None
     tokens: TokenAuthority
     audit: AuditService

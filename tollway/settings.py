@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(default=5.0, gt=0, le=365)
     """An endpoint whose every delivery failed for this long is disabled."""
     webhook_poll_seconds: float = Field(default=0.2, gt=0, le=3600)
+    """The first wait after an empty claim; it doubles up to a minute while the outbox is
+    empty (new messages are announced, so they do not wait for it)."""
+    webhook_dispatch: bool = True
+    """Run the dispatcher in this process's worker (false: leave delivery to other workers)."""
     webhook_max_in_flight: int = Field(default=256, ge=1, le=10_000)
 
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)

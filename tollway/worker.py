@@ -1,7 +1,9 @@
 """The background worker: periodic jobs, each in its own supervised loop.
 
-Later areas (usage flushes, rollups, alert evaluation, webhook dispatch, retention) register
-their jobs here. The worker runs standalone (`tollway worker`) or inside `tollway serve`.
+Rollups, alert evaluation, budgets, webhook dispatch and retention register their jobs here.
+A job with a `Wake` that reports itself `IDLE` is not run again until one of its signals
+moves (`tollway.signals`) or its idle limit passes, so an idle service leaves the database
+idle too. The worker runs standalone (`tollway worker`) or inside `tollway serve`.
 """
 
 from __future__ import annotations
@@ -11,24 +13,35 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tollway.metering.dialect import connection, dialect_of
 from tollway.models import WorkerHeartbeat
+from tollway.signals import Pace, Wake
 
 logger = logging.getLogger(__name__)
 
 STALE_HEARTBEAT = timedelta(days=1)
+STALE_SWEEP = timedelta(hours=1)
+HEARTBEAT_SQL = (
+    "INSERT INTO worker_heartbeats (worker_id, hostname, started_at, beat_at) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodicJob:
-    """A coroutine run every `interval_seconds`; failures are logged and retried next time."""
+    """A coroutine run every `interval_seconds`; failures are logged and retried next time.
+    With `wake`, a run that returns `Pace.IDLE` is followed by a wait for a signal (never
+    less than the interval from the run's start)."""
 
     name: str
     interval_seconds: float
     run: Callable[[], Awaitable[object]]
+    wake: Wake | None = None
 
 
 class Worker:
@@ -41,6 +54,7 @@ class Worker:
             PeriodicJob("heartbeat", heartbeat_seconds, self._heartbeat)
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._swept_at: datetime | None = None
 
     def add_job(self, job: PeriodicJob) -> None:
         """Register a job before `start`."""
@@ -62,23 +76,30 @@ class Worker:
             logger.debug("could not withdraw heartbeat", exc_info=True)
 
     async def _loop(self, job: PeriodicJob) -> None:
+        wake = job.wake
         while True:
+            # Noted before the run: a change during it is not missed.
+            seen = wake.signals.counts(wake.topics) if wake is not None else {}
+            started = time.monotonic()
+            pace: object = Pace.BUSY
             try:
-                await job.run()
+                pace = await job.run()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("worker job %s failed", job.name)
-            await asyncio.sleep(job.interval_seconds)
+            if wake is not None and pace is Pace.IDLE:
+                await wake.signals.wait(seen, wake.idle_seconds)
+            await asyncio.sleep(max(0.0, job.interval_seconds - (time.monotonic() - started)))
 
     async def _heartbeat(self) -> None:
+        """One upsert per beat; heartbeats of long-gone workers are swept once an hour."""
         now = datetime.now(UTC)
-        await WorkerHeartbeat.update_or_create(
-            worker_id=self.worker_id,
-            defaults={
-                "hostname": socket.gethostname(),
-                "started_at": self._started_at,
-                "beat_at": now,
-            },
+        client = connection()
+        await client.execute_query(
+            dialect_of(client).sql(HEARTBEAT_SQL),
+            [self.worker_id, socket.gethostname(), self._started_at, now],
         )
-        await WorkerHeartbeat.filter(beat_at__lt=now - STALE_HEARTBEAT).delete()
+        if self._swept_at is None or now - self._swept_at >= STALE_SWEEP:
+            await WorkerHeartbeat.filter(beat_at__lt=now - STALE_HEARTBEAT).delete()
+            self._swept_at = now

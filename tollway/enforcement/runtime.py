@@ -31,13 +31,15 @@ from tollway.ratelimit.failover import FailoverStorage, FailureMode
 from tollway.ratelimit.redis import RedisStorage
 from tollway.redis_client import make_redis
 from tollway.settings import Settings
+from tollway.signals import Signals, Topic
 
 logger = logging.getLogger(__name__)
 
 STOP_SECONDS = 5.0
 # Limit adjustments and route rules reload at once on a broadcast, and at least this often
 # without one.
-POLICY_REFRESH_SECONDS = 5.0
+POLICY_REFRESH_SECONDS = 60.0
+"""Changes are announced (and a reconnected bus reloads at once); this is the safety net."""
 
 
 def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
@@ -49,15 +51,21 @@ def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
 
 
 def make_usage_writer(
-    settings: Settings, live: LiveMetricsPublisher
+    settings: Settings, live: LiveMetricsPublisher, signals: Signals
 ) -> UsageWriter | UsageProcessWriter:
-    """The usage writer the settings ask for, publishing live metrics as it writes."""
+    """The usage writer the settings ask for, publishing live metrics as it writes and
+    announcing what it stored."""
+
+    def stored(_: int = 0) -> None:
+        signals.announce(Topic.USAGE)
+
     if settings.usage_in_process:
-        return UsageProcessWriter(settings, summaries=live.publish)
+        return UsageProcessWriter(settings, summaries=live.publish, stored=stored)
     return UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
         anonymize_ips=settings.usage_anonymize_ips,
         observer=live.observe,
+        on_stored=stored,
     )
 
 
@@ -84,7 +92,7 @@ class EnforcementRuntime:
         self.activity = ActivityRecorder(self._publish_security_events)
         self.bus = EventBus(settings.broadcast_url)
         self.bus.on_reconnect(self._events_missed)
-        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus))
+        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus), Signals(self.bus))
         self.started = False
         self._stopping = False
         self._lock = asyncio.Lock()

@@ -16,6 +16,7 @@ from tollway.metering.dialect import as_datetime
 from tollway.metering.records import UsageRecord
 from tollway.metering.sink import write_usage
 from tollway.models import ApiKey, MeteredService
+from tollway.signals import Signals, Topic
 
 MAX_EVENTS = 1000
 MAX_FUTURE = timedelta(minutes=5)
@@ -54,8 +55,9 @@ def stored_event_id(tenant_id: UUID | None, client_id: str) -> UUID:
 class UsageReporter:
     """Validates reported events and writes them (duplicates by event id are ignored)."""
 
-    def __init__(self, raw_retention: timedelta) -> None:
+    def __init__(self, raw_retention: timedelta, signals: Signals | None = None) -> None:
         self.raw_retention = raw_retention
+        self.signals = signals
 
     async def record(self, principal: Principal, events: Sequence[ReportedEvent]) -> int:
         """Store `events`; returns how many were accepted (a repeat is accepted, not stored
@@ -80,6 +82,8 @@ class UsageReporter:
             await write_usage(records, replay=True)
         except Exception as exc:
             raise ServiceUnavailable("usage could not be stored; retry with the same ids") from exc
+        if self.signals is not None:
+            self.signals.announce(Topic.USAGE)
         return len(records)
 
     async def _key_tenants(self, key_ids: set[UUID]) -> dict[UUID, UUID]:

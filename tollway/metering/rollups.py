@@ -19,9 +19,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from tollway.metering.buckets import STEP, floor
-from tollway.metering.dialect import Dialect, Granularity, as_datetime, dialect_of
+from tollway.metering.dialect import Dialect, Granularity, as_datetime, connection, dialect_of
 from tollway.metering.dimensions import CUBE_LEVELS, CUBES
 from tollway.metering.rollup_sql import from_finer, from_raw
+from tollway.signals import Pace
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ MAX_SPAN = timedelta(hours=6)
 DIRTY_PER_RUN = 5000
 JOIN_GAP = timedelta(minutes=30)
 ROLLUP_LOCK = 7_245_001
+PENDING_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM usage_dirty_minutes) OR EXISTS (SELECT 1 FROM usage_events e "
+    "JOIN rollup_cursors c ON c.name = ? AND e.at >= c.watermark) AS pending"
+)
 Clock = Callable[[], datetime]
 
 
@@ -73,6 +78,14 @@ class RollupJob:
             total += done
             if not more:
                 return total
+
+    async def run_paced(self) -> Pace:
+        """`run`, then `IDLE` once nothing is left to roll up: no dirty minute and no event
+        at or after the watermark (the worker then waits for usage to be stored)."""
+        await self.run()
+        client = connection()
+        rows = await client.execute_query_dict(dialect_of(client).sql(PENDING_SQL), [CURSOR])
+        return Pace.BUSY if rows and rows[0]["pending"] else Pace.IDLE
 
     async def watermark(self, client: BaseDBAsyncClient) -> datetime | None:
         """Rollups are complete for every minute before this."""

@@ -11,8 +11,9 @@ journal spill and replay) on a core of its own.
 Frames (one kind byte, four bytes of big-endian length, the payload):
   to the child, on stdin: b"B", a marshalled (batch id, rows) pair; b"F", write everything
   received, then answer. End of input: write everything and exit.
-  from the child, on stdout: b"D", everything is written; the payload is the marshalled
-  live-metrics summary of what was written since the last answer.
+  from the child, on stdout: b"D", everything is written; the payload is a marshalled pair:
+  the live-metrics summary of what was shipped since the last answer, and how many events
+  were stored since then (journal replays included).
 
 Event ids follow from the batch id and each row's place in it (`event_id`), so if the child
 dies mid-batch, the parent writes the batch itself with the same ids and the database's unique
@@ -105,15 +106,19 @@ class UsageProcessWriter(FlushLoop):
         interval: float = SHIP_SECONDS,
         batch_size: int = 10_000,
         summaries: Callable[[Summary], None] | None = None,
+        stored: Callable[[], None] | None = None,
     ) -> None:
         """`summaries` is called with the live-metrics summary (`live.summarise`) of each
-        batch once it is written."""
+        batch once it is written; `stored` whenever events were committed (by the child or
+        by this process), replays included."""
         self.settings = settings
         self.summaries = summaries
+        self.stored = stored
         self.inline = UsageWriter(
             UsageJournal(settings.state_dir / "usage-journal"),
             anonymize_ips=settings.usage_anonymize_ips,
             observer=None if summaries is None else self._summarise,
+            on_stored=None if stored is None else lambda _: stored(),
         )
         self._interval = interval
         self._batch_size = batch_size
@@ -285,7 +290,10 @@ class UsageProcessWriter(FlushLoop):
         except (ConnectionError, RuntimeError, asyncio.IncompleteReadError) as exc:
             self._lost(exc)
             return False
-        summary: Summary = marshal.loads(payload)  # noqa: S302 (only from our child)
+        summary: Summary
+        summary, stored = marshal.loads(payload)  # noqa: S302 (only from our child)
+        if stored and self.stored is not None:
+            self.stored()
         self._unpublished += summary
         if time.monotonic() - self._last_published >= PUBLISH_SECONDS:
             self._publish()
@@ -342,11 +350,17 @@ async def _child() -> None:
     settings = load_settings()
     await acquire_database(settings)
     received: list[UsageRecord] = []  # since the last answer, for its summary
+    stored = [0]  # events committed since the last answer
+
+    def count_stored(events: int) -> None:
+        stored[0] += events
+
     writer = UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
         anonymize_ips=settings.usage_anonymize_ips,
         observer=received.extend,
         new_ids=True,  # the parent names events; a batch from the pipe is a first attempt
+        on_stored=count_stored,
     )
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**31)
@@ -366,9 +380,10 @@ async def _child() -> None:
                     writer.add(record)
             else:
                 await writer.flush()
-                out.write(frame(DONE, marshal.dumps(summarise(received))))
+                out.write(frame(DONE, marshal.dumps((summarise(received), stored[0]))))
                 out.flush()
                 received.clear()
+                stored[0] = 0
     finally:
         await writer.close()
         runner.cancel()

@@ -92,9 +92,11 @@ class UsageWriter(FlushLoop):
         anonymize_ips: bool = False,
         observer: Callable[[Sequence[UsageRecord]], None] | None = None,
         new_ids: bool = False,
+        on_stored: Callable[[int], None] | None = None,
     ) -> None:
         """`new_ids`: events given to `add` with ids already set are first attempts (their
-        producer named them), not replays."""
+        producer named them), not replays. `on_stored` is told how many events each
+        committed write stored, replays included (what wakes the rollups)."""
         self.journal = journal
         self._sink = sink
         self._interval = interval
@@ -104,6 +106,7 @@ class UsageWriter(FlushLoop):
         self._new_ids = new_ids
         self.observer = observer
         """Called with each fresh batch as it is flushed (live metrics); never with replays."""
+        self.on_stored = on_stored
         self._buffer: list[UsageRecord] = []
         self._buffered_bytes = 0  # as `records.raw_size` counts
         self._wake = asyncio.Event()
@@ -202,6 +205,8 @@ class UsageWriter(FlushLoop):
             logger.warning("usage write failed (%s); spilling %d events", exc, len(batch))
             return False
         self.written += len(batch)
+        if self.on_stored is not None:
+            self.on_stored(len(batch))
         return True
 
     async def _replay(self) -> None:

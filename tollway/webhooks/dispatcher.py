@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 
 from tollway.alerts.lifecycle import AlertStore, Condition
 from tollway.crypto import SecretBox
-from tollway.metering.dialect import connection, dialect_of
+from tollway.metering.dialect import as_datetime, connection, dialect_of
 from tollway.models import (
     MessageStatus,
     Severity,
@@ -32,6 +32,7 @@ from tollway.models import (
 )
 from tollway.ratelimit.limiter import Limiter
 from tollway.ratelimit.types import Window
+from tollway.signals import Counts, Signals, Topic
 from tollway.webhooks.delivery import Outcome, Sender
 from tollway.webhooks.endpoints import disable_endpoint
 from tollway.webhooks.outbox import WebhookOutbox, body_of
@@ -45,6 +46,8 @@ CLAIM_SQL = (
     "SELECT id FROM webhook_messages WHERE status = 'PENDING' AND next_attempt_at <= ? "
     "ORDER BY next_attempt_at LIMIT ?{lock}) RETURNING id"
 )
+NEXT_DUE_SQL = "SELECT MIN(next_attempt_at) AS due FROM webhook_messages WHERE status = 'PENDING'"
+MAX_IDLE_SECONDS = 60.0
 Clock = Callable[[], datetime]
 
 
@@ -89,6 +92,7 @@ class WebhookDispatcher:
         limiter: Limiter | None,
         policy: DispatchPolicy,
         clock: Clock = _utcnow,
+        signals: Signals | None = None,
     ) -> None:
         self.sender = sender
         self.box = box
@@ -97,6 +101,7 @@ class WebhookDispatcher:
         self.limiter = limiter
         self.policy = policy
         self.clock = clock
+        self.signals = signals
         self.signer = Signer()
         self._plain: dict[str, str] = {}
 
@@ -108,10 +113,15 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         """Deliver continuously: keep up to `max_in_flight` deliveries going, claim more as
-        they finish, and record results in batches."""
+        they finish, and record results in batches. With nothing in flight it sleeps until
+        the next message is due, a new one is announced, or its idle time passes; that time
+        doubles from `poll_seconds` up to `MAX_IDLE_SECONDS` while claims come back empty,
+        which also covers an announcement made before its transaction committed."""
         in_flight: set[asyncio.Task[Result]] = set()
+        idle = self.policy.poll_seconds
         try:
             while True:
+                seen = self.signals.counts((Topic.WEBHOOKS,)) if self.signals else {}
                 room = self.policy.max_in_flight - len(in_flight)
                 claimed: list[WebhookMessage] = []
                 if room > 0:
@@ -119,8 +129,10 @@ class WebhookDispatcher:
                 for message in claimed:
                     in_flight.add(asyncio.create_task(self.attempt(message)))
                 if not in_flight:
-                    await asyncio.sleep(self.policy.poll_seconds)
+                    woken = await self._rest(seen, idle)
+                    idle = self.policy.poll_seconds if woken else min(2 * idle, MAX_IDLE_SECONDS)
                     continue
+                idle = self.policy.poll_seconds
                 wait = 0.0 if len(claimed) == self.policy.batch_size else self.policy.poll_seconds
                 done, in_flight = await asyncio.wait(
                     in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
@@ -130,6 +142,19 @@ class WebhookDispatcher:
         finally:
             for task in in_flight:
                 task.cancel()
+
+    async def _rest(self, seen: Counts, idle: float) -> bool:
+        """Sleep up to `idle` seconds, less if a message falls due sooner; True when a new
+        message was announced meanwhile."""
+        client = connection()
+        rows = await client.execute_query_dict(NEXT_DUE_SQL)
+        due = as_datetime(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
+        if due is not None:
+            idle = min(idle, max((due - self.clock()).total_seconds(), 0.0))
+        if self.signals is None:
+            await asyncio.sleep(idle)
+            return False
+        return await self.signals.wait(seen, idle)
 
     async def run_once(self, now: datetime | None = None) -> list[Result]:
         """Deliver every message due at `now` and record the results."""

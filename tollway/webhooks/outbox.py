@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from tollway.models import MessageStatus, WebhookEndpoint, WebhookEvent, WebhookMessage
+from tollway.signals import Signals, Topic
 from tollway.webhooks.catalog import EVENT_TYPES, accepts
 
 
@@ -23,7 +24,10 @@ def body_of(event: WebhookEvent) -> dict[str, Any]:
 
 
 class WebhookOutbox:
-    """Stores events for the endpoints that want them."""
+    """Stores events for the endpoints that want them, and announces them to dispatchers."""
+
+    def __init__(self, signals: Signals | None = None) -> None:
+        self.signals = signals
 
     async def emit(
         self,
@@ -65,4 +69,8 @@ class WebhookOutbox:
             for endpoint_id in wanted
         ]
         await WebhookMessage.bulk_create(messages)
+        if self.signals is not None:
+            # Before the caller's transaction commits: a dispatcher woken too early finds
+            # nothing and looks again a moment later (`WebhookDispatcher.run`).
+            self.signals.announce(Topic.WEBHOOKS)
         return messages

@@ -1,0 +1,102 @@
+"""An idle service leaves the database idle: jobs that have caught up wait for a change
+signal (`tollway.signals`) instead of polling, and wake as soon as one comes, on this
+instance or another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from tests.conftest import LiveServer
+from tests.metering.traffic import roll_up, usage_record, write
+from tollway.app import build_services
+from tollway.auth.principal import Principal, Role
+from tollway.events import EventBus
+from tollway.metering.rollups import RollupJob
+from tollway.services import Services
+from tollway.signals import Pace, Signals, Topic, Wake
+from tollway.worker import PeriodicJob, Worker
+
+
+@pytest.fixture
+async def services(server: LiveServer) -> AsyncIterator[Services]:
+    """Services of a second instance on the test server's database and bus."""
+    built = build_services(server.settings)
+    await built.bus.connect()
+    built.signals.start()
+    try:
+        yield built
+    finally:
+        await built.signals.stop()
+        await built.bus.disconnect()
+
+
+async def new_tenant(services: Services, name: str) -> str:
+    root = Principal(subject="test", role=Role.SUPER_ADMIN)
+    return str((await services.tenants.create(root, f"{name}-{uuid4().hex[:6]}", {})).id)
+
+
+async def test_an_announcement_reaches_every_instance(server: LiveServer) -> None:
+    first, second = EventBus(server.settings.broadcast_url), EventBus(server.settings.broadcast_url)
+    await first.connect()
+    await second.connect()
+    here, there = Signals(first), Signals(second)
+    there.start()
+    try:
+        await asyncio.sleep(0.3)  # the subscription is in place
+        for round_ in range(3):  # coalesced bursts, each still followed by a publication
+            seen = there.counts((Topic.USAGE,))
+            for _ in range(50):
+                here.announce(Topic.USAGE)
+            assert await there.wait(seen, 5.0), round_
+            assert not there.moved(there.counts((Topic.USAGE,)))
+        assert here.counts((Topic.WEBHOOKS,)) == there.counts((Topic.WEBHOOKS,))
+    finally:
+        await there.stop()
+        await first.disconnect()
+        await second.disconnect()
+
+
+async def test_an_idle_job_runs_again_only_when_signalled(server: LiveServer) -> None:
+    signals = Signals()
+    runs: list[float] = []
+
+    async def job() -> Pace:
+        runs.append(asyncio.get_running_loop().time())
+        return Pace.IDLE
+
+    worker = Worker(heartbeat_seconds=3600)
+    worker.add_job(PeriodicJob("idle", 0.01, job, Wake(signals, (Topic.USAGE,), 3600)))
+    worker.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert len(runs) == 1
+        signals.bump(Topic.CONFIG)  # not its topic
+        await asyncio.sleep(0.2)
+        assert len(runs) == 1
+        signals.bump(Topic.USAGE)
+        for _ in range(100):
+            if len(runs) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(runs) == 2
+    finally:
+        await worker.stop()
+
+
+async def test_rollups_report_idle_once_nothing_is_left(server: LiveServer) -> None:
+    tenant = await new_tenant(build_services(server.settings), "idle-rollups")
+    now = datetime.now(UTC)
+    job = RollupJob(minute_retention=timedelta(days=1), clock=lambda: now)
+    await write([usage_record(tenant, None, now - timedelta(minutes=3))])
+    await roll_up(job)
+    assert await job.run_paced() is Pace.IDLE
+    await write([usage_record(tenant, None, now - timedelta(seconds=1))])  # not settled yet
+    assert await job.run_paced() is Pace.BUSY
+    later = RollupJob(minute_retention=timedelta(days=1), clock=lambda: now + timedelta(minutes=2))
+    await roll_up(later)
+    assert await later.run_paced() is Pace.IDLE
