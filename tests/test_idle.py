@@ -13,10 +13,12 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.metering.traffic import roll_up, usage_record, write
+from tollway.alerts.engine import SLOW_EVERY
 from tollway.app import build_services
 from tollway.auth.principal import Principal, Role
 from tollway.events import EventBus
 from tollway.metering.rollups import RollupJob
+from tollway.models import JobClaim
 from tollway.services import Services
 from tollway.signals import Pace, Signals, Topic, Wake
 from tollway.worker import PeriodicJob, Worker
@@ -100,3 +102,52 @@ async def test_rollups_report_idle_once_nothing_is_left(server: LiveServer) -> N
     later = RollupJob(minute_retention=timedelta(days=1), clock=lambda: now + timedelta(minutes=2))
     await roll_up(later)
     assert await later.run_paced() is Pace.IDLE
+
+
+async def _claims() -> int:
+    return await JobClaim.filter(job="alerts").count()
+
+
+async def test_a_settled_engine_leaves_the_database_alone_until_something_changes(
+    services: Services,
+) -> None:
+    engine = services.alert_engine
+    engine.interval_seconds = 10.0  # the test server's is an hour
+    start = datetime.fromtimestamp(
+        datetime.now(UTC).timestamp() // SLOW_EVERY.total_seconds() * SLOW_EVERY.total_seconds()
+        + 3600,
+        UTC,
+    )  # a five-minute boundary in the future, so no other evaluation shares its ticks
+    at = [start + timedelta(seconds=10 * i + 3) for i in range(40)]
+    await engine.run(at[0])
+    before = await _claims()
+    for moment in at[1:5]:
+        assert await engine.run(moment) == 0
+    assert await _claims() == before  # quiet ticks claim nothing: no statement at all
+    services.signals.bump(Topic.USAGE)
+    await engine.run(at[5])
+    assert await _claims() == before + 1
+    await engine.run(at[6])
+    assert await _claims() == before + 1
+    await engine.run(start + SLOW_EVERY + timedelta(seconds=3))  # the slow detectors are due
+    assert await _claims() == before + 2
+
+
+async def test_an_engine_with_data_in_a_window_keeps_evaluating(
+    services: Services, server: LiveServer
+) -> None:
+    tenant = await new_tenant(services, "idle-busy")
+    now = datetime.now(UTC)
+    failing = [
+        usage_record(tenant, None, now - timedelta(seconds=1 + i % 60), status=500)
+        for i in range(60)
+    ]
+    await write(failing)  # the built-in error-rate rule crosses
+    await roll_up(RollupJob(minute_retention=timedelta(days=1)))
+    engine = services.alert_engine
+    engine.interval_seconds = 10.0
+    await engine.run(now)
+    before = await _claims()
+    await engine.run(now + timedelta(seconds=10))
+    await engine.run(now + timedelta(seconds=20))
+    assert await _claims() == before + 2

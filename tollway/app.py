@@ -87,6 +87,8 @@ def build_services(settings: Settings) -> Services:
         alerts,
         settings.alert_interval_seconds,
         holder=f"{socket.gethostname()}:{os.getpid()}",
+        signals=signals,
+        healthy=detectors.live_components_healthy,
     )
     box = SecretBox(settings.signing_key(), "webhook-secrets")
     dispatcher = WebhookDispatcher(

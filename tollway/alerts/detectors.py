@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections import defaultdict
@@ -73,6 +74,10 @@ class Detector:
 
     name: str
     run: Callable[[datetime], Awaitable[list[Condition]]]
+    slow: bool = False
+    """What it finds changes only with new data or on a scale of minutes to days (an
+    interval's end, a key's expiry), so while nothing new is stored the engine need not
+    run it every tick."""
 
 
 def network_of(address: str | None) -> str | None:
@@ -112,13 +117,13 @@ class Detectors:
             Detector("security.brute_force", self.brute_force),
             Detector("security.revoked_key_use", self.revoked_key_use),
             Detector("security.many_networks", self.many_networks),
-            Detector("keys.expiring", self.expiring_keys),
-            Detector("keys.rotation_due", self.rotation_due),
-            Detector("quota", self.quota),
-            Detector("budgets", self.budget_thresholds),
+            Detector("keys.expiring", self.expiring_keys, slow=True),
+            Detector("keys.rotation_due", self.rotation_due, slow=True),
+            Detector("quota", self.quota, slow=True),
+            Detector("budgets", self.budget_thresholds, slow=True),
             Detector("infrastructure", self.infrastructure),
-            Detector("anomaly.traffic", self.traffic_anomalies),
-            Detector("anomaly.cost", self.cost_anomalies),
+            Detector("anomaly.traffic", self.traffic_anomalies, slow=True),
+            Detector("anomaly.cost", self.cost_anomalies, slow=True),
         ]
 
     async def brute_force(self, now: datetime) -> list[Condition]:
@@ -328,6 +333,13 @@ class Detectors:
                 )
             )
         return found
+
+    async def live_components_healthy(self) -> bool:
+        """Redis and the broadcaster answer well (checked on every tick of an idle engine,
+        without a database statement: an alert about the database can be stored only
+        once it answers, and a full evaluation checks it)."""
+        checks = await asyncio.gather(self.health.redis(), self.health.broadcaster())
+        return all(check.status is HealthStatus.HEALTHY for check in checks)
 
     async def infrastructure(self, now: datetime) -> list[Condition]:
         """Database, Redis or the broadcaster degraded or down."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from tollway.alerts.lifecycle import Condition
@@ -68,6 +69,38 @@ def crosses(value: float, comparator: Comparator, threshold: float) -> bool:
     return value <= threshold
 
 
+FALLING = frozenset({
+    AlertMetric.REQUEST_RATE, AlertMetric.REJECTIONS, AlertMetric.AUTH_FAILURES,
+    AlertMetric.QUOTA_USE, AlertMetric.BUDGET_USE, AlertMetric.COST,
+})  # fmt: skip
+"""Metrics that only fall while nothing new is stored: counts over a sliding window, and
+use or spend since a period's start."""
+PERIODIC = frozenset({AlertMetric.QUOTA_USE, AlertMetric.BUDGET_USE, AlertMetric.COST})
+"""Of those, the ones that fall only when a period ends."""
+
+
+def settles(rule: AlertRule, values: dict[Group, float]) -> bool:
+    """True when, with no new usage, security event or configuration, the rule's result can
+    change only at a period's end: no group is measured (groups never appear without new
+    data), or the metric only falls and is compared from above, and either nothing crosses
+    or what crosses lasts until its period ends."""
+    if not values:
+        return True
+    if rule.metric not in FALLING or rule.comparator not in (Comparator.GT, Comparator.GTE):
+        return False
+    if rule.metric in PERIODIC:
+        return True
+    return not any(crosses(v, rule.comparator, rule.threshold) for v in values.values())
+
+
+class RuleResults(NamedTuple):
+    """What an evaluation of the rules found."""
+
+    conditions: list[Condition]
+    settled: bool
+    """Every rule `settles`."""
+
+
 class RuleEvaluator:
     """Measures rules and reports the groups that cross their thresholds."""
 
@@ -78,16 +111,19 @@ class RuleEvaluator:
         self.costs = costs
         self.budgets = budgets
 
-    async def evaluate(self, rules: Iterable[AlertRule], now: datetime) -> list[Condition]:
+    async def evaluate(self, rules: Iterable[AlertRule], now: datetime) -> RuleResults:
         """Conditions for every enabled rule's groups that cross the threshold now."""
         found: list[Condition] = []
+        settled = True
         for rule in rules:
             if not rule.enabled:
                 continue
-            for (subject, tenant, key), value in (await self.measure(rule, now)).items():
+            values = await self.measure(rule, now)
+            settled = settled and settles(rule, values)
+            for (subject, tenant, key), value in values.items():
                 if crosses(value, rule.comparator, rule.threshold):
                     found.append(_condition(rule, subject, tenant, key, value))
-        return found
+        return RuleResults(found, settled)
 
     async def measure(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
         """The rule's metric per group, over its window ending `now`."""
