@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(default=256, ge=1, le=10_000)
 
     dependency_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
-    worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
+    worker_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -6,7 +6,8 @@ wins evaluates, the others skip, so several workers never evaluate the same tick
 An evaluation that finds the engine settled (every rule `settles`, no condition from a
 detector that is not slow) lets the ticks after it pass without the database, checking only
 Redis and the broadcaster, until usage, security events or configuration change
-(`tollway.signals`) or the next five-minute boundary comes, when the slow detectors are due.
+(`tollway.signals`). After each five-minute boundary one tick evaluates what can change with
+time alone: the slow detectors and the rules on periods.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import NamedTuple
 
 from tortoise.exceptions import IntegrityError
 
 from tollway.alerts.detectors import Detector
-from tollway.alerts.evaluation import RuleEvaluator
+from tollway.alerts.evaluation import PERIODIC, RuleEvaluator
 from tollway.alerts.lifecycle import OPEN_STATUSES, AlertStore, Condition
 from tollway.models import Alert, AlertRule, JobClaim
 from tollway.signals import Counts, Signals, Topic
@@ -35,6 +37,14 @@ detector's interval)."""
 SLOW_DELAY = timedelta(seconds=2)
 Clock = Callable[[], datetime]
 HealthProbe = Callable[[], Awaitable[bool]]
+
+
+class Scope(Enum):
+    """How much a tick evaluates."""
+
+    NONE = "none"
+    SLOW = "slow"
+    FULL = "full"
 
 
 class Evaluation(NamedTuple):
@@ -90,13 +100,14 @@ class AlertEngine:
         """Evaluate the current tick unless another instance has, or nothing can have
         changed since a settled evaluation; returns the changes."""
         moment = now or self.clock()
-        if await self._quiet(moment):
+        scope = await self._scope(moment)
+        if scope is Scope.NONE:
             return 0
         tick = int(moment.timestamp() // self.interval_seconds)
         if not await claim(JOB, tick, self.holder, moment):
             return 0
         seen = self.signals.counts(INPUTS) if self.signals is not None else None
-        changes, settled = await self.evaluate(moment)
+        changes, settled = await self.evaluate(moment, slow_only=scope is Scope.SLOW)
         self._settled = seen if settled else None
         boundary = datetime.fromtimestamp(
             moment.timestamp() // SLOW_EVERY.total_seconds() * SLOW_EVERY.total_seconds(), UTC
@@ -104,36 +115,43 @@ class AlertEngine:
         self._next_full = boundary + SLOW_EVERY + SLOW_DELAY
         return len(changes)
 
-    async def _quiet(self, now: datetime) -> bool:
+    async def _scope(self, now: datetime) -> Scope:
         settled, next_full = self._settled, self._next_full
-        if self.signals is None or settled is None or next_full is None or now >= next_full:
-            return False
+        if self.signals is None or settled is None or next_full is None:
+            return Scope.FULL
         if self.signals.moved(settled):
-            return False
-        return self.healthy is None or await self.healthy()
+            return Scope.FULL
+        if self.healthy is not None and not await self.healthy():
+            return Scope.FULL
+        return Scope.SLOW if now >= next_full else Scope.NONE
 
-    async def evaluate(self, now: datetime) -> Evaluation:
+    async def evaluate(self, now: datetime, slow_only: bool = False) -> Evaluation:
         """One evaluation, unclaimed (the job claims first; tests may call this directly).
         A source that fails is left out entirely, so its open alerts are not resolved by an
-        error, and the engine is not settled."""
+        error, and the engine is not settled. `slow_only`: what can change with time alone
+        once settled (slow detectors, rules on periods)."""
         conditions: list[Condition] = []
         sources: set[str] = set()
         settled = True
         rules = await AlertRule.all()
+        if slow_only:
+            rules = [r for r in rules if r.metric in PERIODIC]
         try:
             found, rules_settled = await self.rules.evaluate(rules, now)
             conditions += found
             settled = rules_settled
             sources |= {f"rule:{r.id}" for r in rules}
-            # alerts of deleted rules resolve too
-            open_sources = await Alert.filter(
-                status__in=OPEN_STATUSES, source__startswith="rule:"
-            ).values_list("source", flat=True)
-            sources |= {str(s) for s in open_sources}
+            if not slow_only:  # alerts of deleted rules resolve too
+                open_sources = await Alert.filter(
+                    status__in=OPEN_STATUSES, source__startswith="rule:"
+                ).values_list("source", flat=True)
+                sources |= {str(s) for s in open_sources}
         except Exception:
             logger.exception("alert rules could not be evaluated")
             settled = False
         for detector in self.detectors:
+            if slow_only and not detector.slow:
+                continue
             try:
                 found = await detector.run(now)
             except Exception:

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 STOP_SECONDS = 5.0
 # Limit adjustments and route rules reload at once on a broadcast, and at least this often
 # without one.
-POLICY_REFRESH_SECONDS = 60.0
+POLICY_REFRESH_SECONDS = 300.0
 """Changes are announced (and a reconnected bus reloads at once); this is the safety net."""
 
 

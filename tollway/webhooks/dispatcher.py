@@ -47,7 +47,7 @@ CLAIM_SQL = (
     "ORDER BY next_attempt_at LIMIT ?{lock}) RETURNING id"
 )
 NEXT_DUE_SQL = "SELECT MIN(next_attempt_at) AS due FROM webhook_messages WHERE status = 'PENDING'"
-MAX_IDLE_SECONDS = 60.0
+MAX_IDLE_SECONDS = 300.0
 Clock = Callable[[], datetime]
 
 
