@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of proxies whose X-Forwarded-For is believed when finding the client address."""
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+    key_cache_keep_seconds: float = Field(default=900.0, ge=0, le=86400)
+    """A cached key unused this long past its cache time is dropped (never while the
+    database is unreachable: stale records serve their keys then)."""
     invalid_key_budget: int = Field(default=20, ge=0, le=1_000_000)
     """Unknown secrets one client address may present per minute before its requests with
     uncached secrets are refused at once (429); 0: no budget."""

@@ -175,3 +175,28 @@ async def test_live_events_reconnect_and_a_key_revoked_meanwhile_is_refused(
         assert await refused_within([one, two], secret, 2.0) < 2.0
         assert (await health.broadcaster()).status is HealthStatus.HEALTHY
         assert first.runtime.bus.is_listening() and second.runtime.bus.is_listening()
+
+
+async def test_keys_long_unused_are_dropped_but_never_while_the_database_is_down() -> None:
+    database_up = True
+
+    async def loader(secret_hash: str) -> KeyRecord | None:
+        if not database_up:
+            raise ConnectionRefusedError("database down")
+        return record(secret_hash)
+
+    clock = Seconds()
+    cache = KeyCache(loader, ttl=60, keep_stale=900, clock=clock)
+    for key in ("busy", "idle"):
+        await cache.get(key)
+    clock.now += 900  # both past their cache time, neither yet kept for long enough
+    assert cache.sweep() == 0
+    await cache.get("busy")  # used: looked up again, fresh again
+    clock.now += 61
+    assert cache.sweep() == 1  # "idle", unused for 900 s past its cache time
+    database_up = False
+    clock.now += 2000
+    assert await cache.get("busy") == record("busy")  # stale, served; the breaker opens
+    assert cache.sweep() == 0  # kept: it serves its key through the outage
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get("idle")  # dropped before the outage: nothing stale to serve

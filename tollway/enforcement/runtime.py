@@ -19,6 +19,7 @@ from tollway.enforcement.route_store import load_route_rules
 from tollway.enforcement.routes import RouteRule, RouteTable
 from tollway.enforcement.verifier import Verifier
 from tollway.events import INVALIDATIONS_CHANNEL, SECURITY_CHANNEL, EventBus
+from tollway.heap import release_freed_memory
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
 from tollway.metering.journal import UsageJournal
@@ -40,6 +41,9 @@ STOP_SECONDS = 5.0
 # without one.
 POLICY_REFRESH_SECONDS = 300.0
 """Changes are announced (and a reconnected bus reloads at once); this is the safety net."""
+SWEEP_SECONDS = 60.0
+RELEASE_AFTER_KEYS = 1000
+"""A sweep dropping at least this many keys also drops check plans and trims the heap."""
 
 
 def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
@@ -77,7 +81,11 @@ class EnforcementRuntime:
         self.code_routes = list(routes)
         self.redis = make_redis(settings)
         self.storage = storage = make_limit_storage(settings, self.redis)
-        self.cache = KeyCache(fetch_key_record, ttl=settings.key_cache_seconds)
+        self.cache = KeyCache(
+            fetch_key_record,
+            ttl=settings.key_cache_seconds,
+            keep_stale=settings.key_cache_keep_seconds,
+        )
         self.adjustments = AdjustmentTable()
         reserve = settings.ratelimit_reserve_units if self.redis is not None else 0
         self.verifier = Verifier(
@@ -113,6 +121,7 @@ class EnforcementRuntime:
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
                 asyncio.create_task(self.verifier.limiter.maintain(), name="tollway-leases"),
+                asyncio.create_task(self._sweep_idle_keys(), name="tollway-key-sweep"),
             ]
             self.started = True
             # What is loaded by now lives as long as the process. Freezing it keeps the
@@ -189,6 +198,15 @@ class EnforcementRuntime:
             if stored != self._stored_routes:
                 self._stored_routes = stored
                 self.verifier.routes = RouteTable([*self.code_routes, *stored])
+
+    async def _sweep_idle_keys(self) -> None:
+        """Once a minute, drop keys long unused; after many, their check plans too, and give
+        the memory back (RSS falls after a load of many keys)."""
+        while not self._stopping:
+            await asyncio.sleep(SWEEP_SECONDS)
+            if self.cache.sweep() >= RELEASE_AFTER_KEYS:
+                self.verifier.limiter.forget_plans()
+                release_freed_memory()
 
     async def _refresh_policies(self) -> None:
         while not self._stopping:

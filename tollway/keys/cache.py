@@ -43,15 +43,18 @@ class KeyCache:
         max_unknown: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         lookup_timeout: float = 2.0,
+        keep_stale: float = 900.0,
     ) -> None:
         """`lookup_timeout`: a lookup taking longer counts as the database being down (an
-        unreachable host can take a connection timeout, much longer, to fail)."""
+        unreachable host can take a connection timeout, much longer, to fail). `keep_stale`:
+        how long past its cache time an unused record stays for `sweep`."""
         self._loader = loader
         self._clock = clock
         self._lookup_timeout = lookup_timeout
         self.breaker = Breaker(clock)
         """Open while the database is unreachable."""
         self._ttl = ttl
+        self._keep_stale = keep_stale
         self._negative_ttl = negative_ttl
         self._max_entries = max_entries
         self._max_unknown = max_unknown
@@ -148,6 +151,29 @@ class KeyCache:
                 del unknown[stale]
         unknown.pop(secret_hash, None)
         unknown[secret_hash] = now + self._negative_ttl
+
+    def sweep(self) -> int:
+        """Drop records unused for `keep_stale` past their cache time, and lapsed unknown
+        hashes; how many records went. Nothing is dropped while the database is unreachable:
+        stale records are what serves their keys then."""
+        now = self._clock()
+        unknown = self._unknown
+        for secret_hash in [h for h, until in unknown.items() if until <= now]:
+            del unknown[secret_hash]
+        if self.breaker.is_open:
+            return 0
+        horizon = now - self._keep_stale
+        idle = [h for h, (_, expires) in self._entries.items() if expires <= horizon]
+        for secret_hash in idle:
+            record, _ = self._entries.pop(secret_hash)
+            hashes = self._hashes_by_key.get(record.key_id)
+            if hashes is not None:
+                hashes.discard(secret_hash)
+                if not hashes:
+                    del self._hashes_by_key[record.key_id]
+        if idle:
+            self._by_secret.clear()
+        return len(idle)
 
     def forget_unknown(self, secret_hash: str) -> None:
         """A key now has this secret (created, or rotated in): stop calling it unknown."""

@@ -51,6 +51,11 @@ class Limiter:
             storage.apply_now if isinstance(storage, MemoryStorage) and not reserve_units else None
         )
 
+    def forget_plans(self) -> None:
+        """Drop every cached check plan, ending their leases (after many keys went idle)."""
+        self.reservations.end_all()
+        self._plans.clear()
+
     def _plan(
         self,
         identity: str,
@@ -65,8 +70,7 @@ class Limiter:
         if plan is not None and plan.reservation is not None:
             self.reservations.end(plan.reservation)
         if len(self._plans) >= MAX_PLANS:  # many identities (per-IP limits): start afresh
-            self.reservations.end_all()
-            self._plans.clear()
+            self.forget_plans()
         plan = CheckPlan(identity, windows, quota, route_windows, route)
         self._plans[(identity, route)] = plan
         return plan
