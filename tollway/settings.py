@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, ge=1, le=1000)
     graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
     graphql_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=10_000, le=1024**3)
+    graphql_max_input_depth: int = Field(default=64, ge=4, le=500)
+    """How deep a request body, its variables or a value in the query may nest."""
     """Larger HTTP bodies are refused before parsing (1,000 usage events take about 300 KB)."""
     graphql_page_size_max: int = Field(default=100, ge=1, le=1000)
 

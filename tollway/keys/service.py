@@ -140,7 +140,7 @@ class KeyService:
             "name": text(new.name, "name", 120),
             "description": text(new.description, "description", 2000, required=False),
             "owner_type": new.owner_type,
-            "owner_id": new.owner_id,
+            "owner_id": _owner_id(new.owner_id),
             "environment": new.environment,
             "scopes": clean_scopes(new.scopes),
             "allowed_ips": clean_networks(new.allowed_ips),
@@ -195,7 +195,7 @@ class KeyService:
             "name": lambda v: text(v, "name", 120),
             "description": lambda v: text(v or "", "description", 2000, required=False),
             "owner_type": lambda v: v,
-            "owner_id": lambda v: v,
+            "owner_id": _owner_id,
             "scopes": clean_scopes,
             "allowed_ips": clean_networks,
             "allowed_origins": clean_origins,
@@ -336,3 +336,8 @@ class KeyService:
             descending=True,
             max_page_size=self._max_page_size,
         )
+
+
+def _owner_id(value: str | None) -> str | None:
+    """Who the key belongs to in the tenant's own terms (at most 200 characters)."""
+    return None if value is None else text(value, "ownerId", 200, required=False) or None

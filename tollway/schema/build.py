@@ -7,13 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.tools import merge_types
+from strawberry.types.graphql import OperationType
 
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from tollway.resolvers.adjustments import AdjustmentMutation, AdjustmentQuery
@@ -27,6 +31,7 @@ from tollway.resolvers.tenants import TenantMutation, TenantQuery
 from tollway.resolvers.usage import UsageMutation, UsageQueryRoot
 from tollway.resolvers.webhooks import WebhookMutation, WebhookQuery
 from tollway.schema.errors import CodedErrors
+from tollway.schema.inputs import InvalidInput, check_document, check_value
 from tollway.schema.scalars import SCALARS
 from tollway.settings import Settings
 
@@ -55,12 +60,37 @@ class OperationMetrics(SchemaExtension):
         GRAPHQL_LATENCY.labels(kind).observe(time.perf_counter() - started)
 
 
+class InputGuard(SchemaExtension):
+    """Every string and nested value of an operation, literals and variables (over HTTP and
+    websockets alike), is something the database can store (`schema/inputs.py`)."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.operation_type is OperationType.SUBSCRIPTION and not isinstance(
+            getattr(ctx.context, "request", None), WebSocket
+        ):
+            raise InvalidOperationTypeError(OperationType.SUBSCRIPTION)  # answered 405
+        try:
+            if ctx.graphql_document is not None:
+                check_document(ctx.graphql_document, self.max_depth)
+            if ctx.variables:
+                check_value(ctx.variables, self.max_depth, "the variables")
+        except InvalidInput as exc:
+            # Set before validation runs, so that it is skipped and this is the answer.
+            ctx.pre_execution_errors = [GraphQLError(exc.message)]
+        yield
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The admin schema."""
     extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: InputGuard(settings.graphql_max_input_depth),
         OperationMetrics,
         CodedErrors,
     ]

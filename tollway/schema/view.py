@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,17 +14,24 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from tollway.errors import Unauthenticated
 from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
+from tollway.schema.inputs import InvalidInput, decode_body
 from tollway.services import Services
 
 
 class BodyTooLarge(Exception):
     """The request body passed the configured limit while it was read."""
+
+
+class SubscriptionOverHttp(Exception):
+    """A subscription came by HTTP; only websockets serve them."""
 
 
 class TollwayGraphQL(GraphQL[Context, None]):
@@ -50,6 +59,31 @@ class TollwayGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, counted, send)
         except BodyTooLarge:
             await _too_large(limit, scope, receive, send)
+        except InvalidInput as exc:
+            await _bad_request(exc.message, 400, scope, receive, send)
+        except SubscriptionOverHttp:
+            message = "subscriptions are served over websockets (graphql-transport-ws) at /graphql"
+            await _bad_request(message, 405, scope, receive, send)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """A subscription sent over HTTP (refused by `InputGuard`) becomes a coded 405."""
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise SubscriptionOverHttp from None
+            raise
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body: refused with a coded 400 unless `schema/inputs.py` accepts it."""
+        return decode_body(data, self.services.settings.graphql_max_input_depth)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A websocket message: one the checks refuse is invalid JSON to the protocol."""
+        try:
+            return decode_body(data, self.services.settings.graphql_max_input_depth)
+        except InvalidInput as exc:
+            raise json.JSONDecodeError(exc.message, "", 0) from None
 
     def __init__(self, services: Services) -> None:
         super().__init__(
@@ -91,8 +125,14 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
         f"request body larger than {limit} bytes (TOLLWAY_GRAPHQL_MAX_BODY_BYTES); "
         "send large inputs such as usage events in several requests"
     )
+    await _bad_request(message, 413, scope, receive, send)
+
+
+async def _bad_request(
+    message: str, status: int, scope: Scope, receive: Receive, send: Send
+) -> None:
     body = {
         "data": None,
         "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}],
     }
-    await JSONResponse(body, status_code=413)(scope, receive, send)
+    await JSONResponse(body, status_code=status)(scope, receive, send)
