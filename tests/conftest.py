@@ -88,6 +88,9 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         alert_interval_seconds=3600.0,
         # Likewise webhook tests run their own dispatcher with a controllable clock.
         webhook_dispatch=False,
+        # Tests fail logins on purpose from one address all session long; the throttle has
+        # tests of its own (tests/test_admin_logins.py).
+        admin_auth_failures_per_minute=0,
     )
 
 

@@ -20,7 +20,8 @@ from tollway.alerts.lifecycle import AlertStore
 from tollway.alerts.rules import AlertRuleService
 from tollway.alerts.security import SecurityService
 from tollway.audit.service import AuditService
-from tollway.auth.tokens import TokenAuthority
+from tollway.auth.login_guard import AdminLoginGuard
+from tollway.auth.tokens import token_authority
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.costs.recommendations import RecommendationService
@@ -61,6 +62,7 @@ def build_services(settings: Settings) -> Services:
     bus = EventBus(settings.broadcast_url)
     signals = Signals(bus)
     redis = make_redis(settings)
+    limits = make_limit_storage(settings, redis)  # closed with the dispatcher
     audit = AuditService(bus, settings.graphql_page_size_max)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
@@ -100,7 +102,7 @@ def build_services(settings: Settings) -> Services:
         box,
         outbox,
         alerts,
-        Limiter(make_limit_storage(settings, redis)),
+        Limiter(limits),
         DispatchPolicy(
             schedule=settings.webhook_retry_schedule,
             lease_seconds=settings.webhook_lease_seconds,
@@ -115,12 +117,8 @@ def build_services(settings: Settings) -> Services:
         bus=bus,
         signals=signals,
         redis=redis,
-        tokens=TokenAuthority(
-            signing_key=settings.signing_key(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            bootstrap=settings.admin_token.get_secret_value() if settings.admin_token else None,
-        ),
+        tokens=token_authority(settings),
+        login_guard=AdminLoginGuard(Limiter(limits), settings.admin_auth_failures_per_minute),
         audit=audit,
         tenants=TenantService(audit, settings.graphql_page_size_max),
         health=health,

@@ -101,16 +101,15 @@ async def _run_worker(settings: Settings) -> None:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> str:
-    from tollway.auth.tokens import TokenAuthority, parse_ttl
+    from tollway.auth.tokens import parse_ttl, token_authority
 
     try:
         tenant_id = UUID(args.tenant) if args.tenant else None
     except ValueError:
         raise ConfigurationError(f"--tenant: not a valid tenant id: {args.tenant!r}") from None
-    authority = TokenAuthority(
-        settings.signing_key(), settings.jwt_issuer, settings.jwt_audience, bootstrap=None
-    )
-    return authority.issue(Role(args.role), tenant_id, parse_ttl(args.ttl), subject=args.subject)
+    authority = token_authority(settings, bootstrap=False)
+    ttl = parse_ttl(args.ttl, authority.max_lifetime)
+    return authority.issue(Role(args.role), tenant_id, ttl, subject=args.subject)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

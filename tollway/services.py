@@ -12,6 +12,7 @@ from tollway.alerts.lifecycle import AlertStore
 from tollway.alerts.rules import AlertRuleService
 from tollway.alerts.security import SecurityService
 from tollway.audit.service import AuditService
+from tollway.auth.login_guard import AdminLoginGuard
 from tollway.auth.tokens import TokenAuthority
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog
@@ -44,6 +45,7 @@ class Services:
     signals: Signals
     redis: Redis | None
     tokens: TokenAuthority
+    login_guard: AdminLoginGuard
     audit: AuditService
     tenants: TenantService
     health: HealthChecker

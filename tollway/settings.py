@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of proxies whose X-Forwarded-For is believed when finding the client address."""
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+    admin_auth_failures_per_minute: int = Field(default=10, ge=0, le=1_000_000)
+    """Failed admin logins one client address may make per minute before its credentialed
+    requests are refused (429) until the minute ends; 0: no limit."""
+    admin_token_max_days: float = Field(default=30.0, gt=0, le=3660)
+    """The longest an admin JWT may live; longer ones are neither issued nor accepted."""
     key_cache_keep_seconds: float = Field(default=900.0, ge=0, le=86400)
     """A cached key unused this long past its cache time is dropped (never while the
     database is unreachable: stale records serve their keys then)."""

@@ -48,7 +48,9 @@ logger = logging.getLogger(__name__)
 SECURITY = Principal(subject="tollway-security", role=Role.SUPER_ADMIN)
 SECURITY_WINDOW = timedelta(minutes=5)
 BRUTE_FORCE_ATTEMPTS = 20
-"""Invalid keys from one address within SECURITY_WINDOW that count as brute force."""
+"""Guesses from one address within SECURITY_WINDOW that count as brute force."""
+GUESSES = ("API_KEY_INVALID", "ADMIN_AUTH_FAILED")
+"""Security events that are a guessed credential."""
 NETWORK_WINDOW = timedelta(minutes=10)
 NETWORK_HISTORY = timedelta(hours=24)
 NEW_NETWORKS = 10
@@ -127,10 +129,10 @@ class Detectors:
         ]
 
     async def brute_force(self, now: datetime) -> list[Condition]:
-        """Many invalid keys from one address."""
+        """Many invalid API keys or failed admin logins from one address."""
         rows = await (
             SecurityEvent.filter(
-                at__gte=now - SECURITY_WINDOW, at__lt=now, reason="API_KEY_INVALID",
+                at__gte=now - SECURITY_WINDOW, at__lt=now, reason__in=GUESSES,
                 client_ip__isnull=False,
             )
             .annotate(attempts=Count("id"))
@@ -143,7 +145,8 @@ class Detectors:
                 kind="CREDENTIAL_BRUTE_FORCE",
                 subject=f"ip:{r['client_ip']}",
                 severity=Severity.CRITICAL,
-                message=f"{r['attempts']} invalid API keys from {r['client_ip']} in "
+                message=f"{r['attempts']} invalid API keys or admin tokens from "
+                f"{r['client_ip']} in "
                 f"{int(SECURITY_WINDOW.total_seconds() // 60)} minutes",
                 tenant_id=None,
                 value=float(r["attempts"]),

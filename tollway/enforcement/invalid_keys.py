@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tollway.ratelimit import Algorithm, Limiter, MemoryStorage, Window
-
-MAX_ADDRESSES = 100_000
+from tollway.ratelimit.blocklist import Blocklist
 
 
 class InvalidKeyBudget:
@@ -24,20 +23,11 @@ class InvalidKeyBudget:
         self._windows = (Window(limit, seconds, Algorithm.FIXED_WINDOW),) if limit else ()
         self._clock = clock
         self._limiter = Limiter(MemoryStorage(), clock)
-        self._blocked_until: dict[str, int] = {}
+        self._blocked = Blocklist(clock)
 
     def retry_after_ms(self, address: str | None) -> int | None:
         """How long `address` must wait before presenting an uncached secret; None: it may."""
-        if address is None or not self._blocked_until:
-            return None
-        now_ms = self._clock()
-        until = self._blocked_until.get(address)
-        if until is None:
-            return None
-        if until <= now_ms:
-            del self._blocked_until[address]
-            return None
-        return until - now_ms
+        return self._blocked.retry_after_ms(address)
 
     def unknown_secret(self, address: str | None) -> None:
         """Count one unknown secret from `address` against its budget."""
@@ -48,7 +38,4 @@ class InvalidKeyBudget:
             f"invalid-keys:{address}", self._windows, None, 1, (), "", now_ms
         )
         if decision is not None and not decision.allowed:
-            if len(self._blocked_until) >= MAX_ADDRESSES:
-                self._blocked_until.clear()
-            wait = max(r.retry_after_ms or 0 for r in decision.results)
-            self._blocked_until[address] = now_ms + max(wait, 1)
+            self._blocked.refused(address, decision, now_ms)

@@ -9,13 +9,13 @@ reach it with `scope["tollway.principal"]` (a `KeyRecord`) and leave with RateLi
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from tollway.enforcement.app_routes import AppRoutes
 from tollway.enforcement.capture import UsageCapture
+from tollway.enforcement.client_address import ClientAddress
 from tollway.enforcement.headers import Header, ratelimit_headers
 from tollway.enforcement.problems import problem_body
 from tollway.enforcement.routes import RouteRule
@@ -41,9 +41,7 @@ class EnforcementMiddleware:
         self.app = app
         self._app_routes = AppRoutes(app)
         self.runtime = runtime or EnforcementRuntime(settings or load_settings(), routes)
-        self._trusted = tuple(
-            ipaddress.ip_network(c, strict=False) for c in self.runtime.settings.trusted_proxies
-        )
+        self._clients = ClientAddress(self.runtime.settings.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -73,11 +71,7 @@ class EnforcementMiddleware:
                 agent = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 request_bytes = int(value)
-        if forwarded is None or not self._trusted:  # the usual case: the peer is the client
-            client = scope.get("client")
-            client_ip = client[0] if client else None
-        else:
-            client_ip = self._forwarded_client(scope, forwarded)
+        client_ip = self._clients.of(scope, forwarded)
         method, path = scope["method"], scope["path"]
         verdict = await runtime.verifier.verify(
             secret, method=method, path=path, client_ip=client_ip, origin=origin
@@ -126,24 +120,6 @@ class EnforcementMiddleware:
             if not usage.recorded:  # the app failed, or ended without a last body
                 status = usage.status or 500
                 runtime.usage.add_raw(usage.record(scope, status, usage.response_bytes))
-
-    def _forwarded_client(self, scope: Scope, forwarded: str) -> str | None:
-        """The client behind trusted proxies: the last X-Forwarded-For hop not trusted."""
-        client = scope.get("client")
-        peer: str | None = client[0] if client else None
-        if peer is None or not self._is_trusted(peer):
-            return peer
-        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-            if not self._is_trusted(hop):
-                return hop
-        return peer
-
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
 
     def _watch_shutdown(self, send: Any) -> Any:
         async def watched(message: Message) -> None:

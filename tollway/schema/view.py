@@ -19,11 +19,17 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from tollway.auth.principal import Principal
+from tollway.enforcement.client_address import ClientAddress
 from tollway.errors import Unauthenticated
+from tollway.schema.auth_gate import Attempt, AuthGate, Refusal
 from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
 from tollway.schema.inputs import InvalidInput, decode_body
 from tollway.services import Services
+
+PRINCIPAL = "tollway.principal"
+"""Where the door leaves the admitted principal in the ASGI scope's state."""
 
 
 class BodyTooLarge(Exception):
@@ -38,11 +44,19 @@ class TollwayGraphQL(GraphQL[Context, None]):
     """`/graphql` over HTTP and graphql-transport-ws."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuses an oversized HTTP body (413, BAD_USER_INPUT) before GraphQL parses it."""
+        """Refuses bad credentials (401, or 429 after too many from one address) and an
+        oversized HTTP body (413, BAD_USER_INPUT) before GraphQL parses anything."""
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
+        headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        if authorization:
+            admitted = await self.gate.admit(authorization, self._attempt(scope, headers))
+            if isinstance(admitted, Refusal):
+                return await _refused(admitted, scope, receive, send)
+            scope.setdefault("state", {})[PRINCIPAL] = admitted
         limit = self.services.settings.graphql_max_body_bytes
-        declared = Headers(scope=scope).get("content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _too_large(limit, scope, receive, send)
         received = 0
@@ -95,6 +109,12 @@ class TollwayGraphQL(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.services = services
+        self.gate = AuthGate(services.tokens, services.login_guard, services.enforcement.activity)
+        self._clients = ClientAddress(services.settings.trusted_proxies)
+
+    def _attempt(self, scope: Scope, headers: Headers) -> Attempt:
+        address = self._clients.of(scope, headers.get("x-forwarded-for"))
+        return Attempt(address, scope.get("method", "WS"), scope["path"], headers.get("user-agent"))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -107,17 +127,28 @@ class TollwayGraphQL(GraphQL[Context, None]):
             response=response,
         )
         if isinstance(request, Request):
-            context.authenticate(request.headers.get("authorization"))
+            admitted = request.scope.get("state", {}).get(PRINCIPAL)
+            if isinstance(admitted, Principal):
+                context.principal_or_error = admitted  # checked at the door
+            else:
+                context.authenticate(None)
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params: dict[str, Any] = context.connection_params or {}
         value = params.get("Authorization") or params.get("authorization")
-        context.authenticate(value if isinstance(value, str) else None)
-        if not isinstance(context.principal_or_error, Unauthenticated):
-            # Fresh loaders per connection are fine: a connection belongs to one principal.
-            return await super().on_ws_connect(context)
-        raise ConnectionRejectionError({"reason": context.principal_or_error.message})
+        if not isinstance(value, str) or not value:
+            raise ConnectionRejectionError({"reason": "missing credentials in connection_init"})
+        socket: WebSocket = context.request
+        admitted = await self.gate.admit(value, self._attempt(socket.scope, socket.headers))
+        if isinstance(admitted, Refusal):
+            reason: dict[str, object] = {"reason": admitted.message, "code": admitted.code.value}
+            if admitted.retry_after_seconds is not None:
+                reason["retryAfter"] = admitted.retry_after_seconds
+            raise ConnectionRejectionError(reason)
+        context.principal_or_error = admitted
+        # Fresh loaders per connection are fine: a connection belongs to one principal.
+        return await super().on_ws_connect(context)
 
 
 async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
@@ -126,6 +157,17 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
         "send large inputs such as usage events in several requests"
     )
     await _bad_request(message, 413, scope, receive, send)
+
+
+async def _refused(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+    body = {
+        "data": None,
+        "errors": [{"message": refusal.message, "extensions": {"code": refusal.code.value}}],
+    }
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if refusal.retry_after_seconds is not None:
+        headers["Retry-After"] = str(refusal.retry_after_seconds)
+    await JSONResponse(body, status_code=refusal.status, headers=headers)(scope, receive, send)
 
 
 async def _bad_request(
