@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, ge=1, le=1000)
     graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
     graphql_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=10_000, le=1024**3)
+    graphql_introspection: Literal["authenticated", "public", "off"] = "authenticated"
+    """Who may introspect the schema and open GraphiQL: principals with a valid token,
+    anyone, or nobody. Field suggestions in errors follow the same rule."""
+    graphql_max_introspection_depth: int = Field(default=16, ge=4, le=64)
+    """The standard introspection query nests 15 levels; deeper introspection is refused."""
     graphql_max_input_depth: int = Field(default=64, ge=4, le=500)
     """How deep a request body, its variables or a value in the query may nest."""
     """Larger HTTP bodies are refused before parsing (1,000 usage events take about 300 KB)."""

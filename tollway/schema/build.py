@@ -32,6 +32,7 @@ from tollway.resolvers.usage import UsageMutation, UsageQueryRoot
 from tollway.resolvers.webhooks import WebhookMutation, WebhookQuery
 from tollway.schema.errors import CodedErrors
 from tollway.schema.inputs import InvalidInput, check_document, check_value
+from tollway.schema.introspection import IntrospectionMode, IntrospectionPolicy
 from tollway.schema.scalars import SCALARS
 from tollway.settings import Settings
 
@@ -91,8 +92,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: InputGuard(settings.graphql_max_input_depth),
+        lambda: IntrospectionPolicy(
+            IntrospectionMode(settings.graphql_introspection),
+            settings.graphql_max_introspection_depth,
+        ),
         OperationMetrics,
-        CodedErrors,
+        lambda: CodedErrors(IntrospectionMode(settings.graphql_introspection)),
     ]
     return strawberry.Schema(
         query=merge_types("Query", QUERY_ROOTS),

@@ -7,23 +7,29 @@ BAD_USER_INPUT; anything else raised while resolving is logged and masked as INT
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from tollway.errors import ErrorCode, TollwayError
 from tollway.health.metrics import GRAPHQL_ERRORS
+from tollway.schema.introspection import IntrospectionMode, is_authenticated
 
 logger = logging.getLogger("tollway.graphql")
 
 INTERNAL_MESSAGE = "Internal server error."
 
 
-def coded_error(error: GraphQLError) -> GraphQLError:
-    """The client-safe form of one error, with `extensions.code`."""
+SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$")
+
+
+def coded_error(error: GraphQLError, suggest: bool = True) -> GraphQLError:
+    """The client-safe form of one error, with `extensions.code`; without `suggest`, no
+    "Did you mean" naming fields of the schema."""
     original = error.original_error
     extensions = dict(error.extensions or {})
-    message = error.message
+    message = error.message if suggest else SUGGESTION.sub("", error.message)
     if isinstance(original, TollwayError):
         code = original.code
         message = original.message
@@ -53,5 +59,13 @@ def coded_error(error: GraphQLError) -> GraphQLError:
 class CodedErrors(MaskErrors):
     """MaskErrors that codes every error instead of blanking it."""
 
+    def __init__(self, mode: IntrospectionMode = IntrospectionMode.PUBLIC) -> None:
+        super().__init__()
+        self.mode = mode
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [coded_error(error) for error in errors]
+        suggest = self.mode is IntrospectionMode.PUBLIC or (
+            self.mode is IntrospectionMode.AUTHENTICATED
+            and is_authenticated(self.execution_context.context)
+        )
+        return [coded_error(error, suggest) for error in errors]

@@ -104,13 +104,22 @@ class TollwayGraphQL(GraphQL[Context, None]):
             build_schema(services.settings),
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             allow_queries_via_get=False,
-            graphql_ide="graphiql",
+            graphql_ide=None if services.settings.graphql_introspection == "off" else "graphiql",
             allowed_origins=services.settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.services = services
         self.gate = AuthGate(services.tokens, services.login_guard, services.enforcement.activity)
         self._clients = ClientAddress(services.settings.trusted_proxies)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL, for the principals who may introspect (`TOLLWAY_GRAPHQL_INTROSPECTION`)."""
+        public = self.services.settings.graphql_introspection == "public"
+        if public or isinstance(request.scope.get("state", {}).get(PRINCIPAL), Principal):
+            return await super().render_graphql_ide(request)
+        body = {"data": None, "errors": [{"message": "GraphiQL needs an admin token",
+                                          "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
+        return JSONResponse(body, status_code=401)
 
     def _attempt(self, scope: Scope, headers: Headers) -> Attempt:
         address = self._clients.of(scope, headers.get("x-forwarded-for"))
