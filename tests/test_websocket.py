@@ -141,3 +141,17 @@ async def test_viewer_of_a_cannot_subscribe_to_tenant_b(gql: GraphQL, server: Li
     await ws.send(json.dumps({"type": "ping"}))
     assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] in {"pong", "complete"}
     await ws.close()
+
+
+async def test_operations_past_the_cap_get_a_coded_error(server: LiveServer) -> None:
+    cap = server.settings.graphql_max_subscriptions_per_connection
+    ws = await open_raw(server, {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"})
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    subscribe = {"type": "subscribe", "payload": {"query": "subscription { auditEvents { id } }"}}
+    for index in range(cap + 1):
+        await ws.send(json.dumps({**subscribe, "id": str(index)}))
+    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert (message["type"], message["id"]) == ("error", str(cap))
+    assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "TOLLWAY_GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION" in message["payload"][0]["message"]
+    await ws.close()

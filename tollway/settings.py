@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     anyone, or nobody. Field suggestions in errors follow the same rule."""
     graphql_max_introspection_depth: int = Field(default=16, ge=4, le=64)
     """The standard introspection query nests 15 levels; deeper introspection is refused."""
+    graphql_max_subscriptions_per_connection: int = Field(default=100, ge=1, le=10_000)
+    """Operations one websocket may have in flight; past it a subscribe gets a coded error."""
     graphql_max_input_depth: int = Field(default=64, ge=4, le=500)
     """How deep a request body, its variables or a value in the query may nest."""
     """Larger HTTP bodies are refused before parsing (1,000 usage events take about 300 KB)."""

@@ -26,6 +26,7 @@ from tollway.schema.auth_gate import Attempt, AuthGate, Refusal
 from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
 from tollway.schema.inputs import InvalidInput, decode_body
+from tollway.schema.websocket import CappedTransportWSHandler
 from tollway.services import Services
 
 PRINCIPAL = "tollway.principal"
@@ -42,6 +43,8 @@ class SubscriptionOverHttp(Exception):
 
 class TollwayGraphQL(GraphQL[Context, None]):
     """`/graphql` over HTTP and graphql-transport-ws."""
+
+    graphql_transport_ws_handler_class = CappedTransportWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuses bad credentials (401, or 429 after too many from one address) and an
@@ -109,6 +112,9 @@ class TollwayGraphQL(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.services = services
+        self.max_subscriptions_per_connection = (
+            services.settings.graphql_max_subscriptions_per_connection
+        )
         self.gate = AuthGate(services.tokens, services.login_guard, services.enforcement.activity)
         self._clients = ClientAddress(services.settings.trusted_proxies)
 
