@@ -118,6 +118,7 @@ class Served:
             sys.executable, "-m", "uvicorn", target or f"bench.apps:{factory}", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
             "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
+            "--no-proxy-headers",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
         wait_for_port(self.port, timeout=30)

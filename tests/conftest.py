@@ -118,6 +118,7 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
         lifespan="on",
         log_level="warning",
         ws="websockets-sansio",
+        proxy_headers=False,  # as `tollway serve` runs it
     )
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())

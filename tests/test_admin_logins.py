@@ -15,6 +15,7 @@ import jwt
 
 from tests.conftest import SECRET_KEY, GraphQL, LiveServer
 from tests.processes import tollway_bin, tollway_env
+from tests.servers import free_port, wait_for_port
 from tollway.app import build_app, build_services
 from tollway.auth.principal import Role
 from tollway.models import Alert, SecurityEvent, Tenant, TenantStatus
@@ -102,3 +103,34 @@ def test_the_cli_refuses_tokens_past_the_maximum_lifetime(tmp_path: Any) -> None
     assert refused.returncode != 0 and "at most 30d" in refused.stderr
     issued = subprocess.run([*command, "--ttl", "30d"], env=env, capture_output=True, text=True)
     assert issued.returncode == 0, issued.stderr
+
+
+async def test_tollway_serve_does_not_believe_forwarded_headers(server: LiveServer) -> None:
+    port = free_port()
+    env = tollway_env(
+        database_url=server.settings.database_url, redis_url=server.settings.redis_url,
+        secret_key=SECRET_KEY, state_dir=str(server.settings.state_dir), port=str(port),
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [tollway_bin(), "serve", "--no-worker"], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        forged = "198.51.100.99"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            agent = f"forwarded-{uuid4().hex}"
+            headers = {
+                "Authorization": "Bearer wrong", "X-Forwarded-For": forged, "User-Agent": agent
+            }  # fmt: skip
+            response = await http.post("/graphql", json=HEALTH, headers=headers)
+        assert response.status_code == 401
+        for _ in range(100):  # flushed within a second or so
+            event = await SecurityEvent.get_or_none(user_agent=agent)
+            if event is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert event is not None and event.client_ip == "127.0.0.1"
+    finally:
+        process.terminate()
+        process.wait(15)

@@ -67,7 +67,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     app = build_app(settings, run_worker=not args.no_worker)
     shown = "localhost" if host in {"0.0.0.0", "::"} else host
     print(f"Tollway admin API: http://{shown}:{port}/graphql", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="websockets-sansio")
+    # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; Tollway resolves client
+    # addresses itself, believing only TOLLWAY_TRUSTED_PROXIES.
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", ws="websockets-sansio", proxy_headers=False
+    )
 
 
 async def _run_worker(settings: Settings) -> None:
