@@ -315,6 +315,7 @@ async def test_activity_is_recorded(gql: GraphQL, protected: Protected) -> None:
     assert data["apiKey"]["lastUsedAt"] is not None
     events = await SecurityEvent.filter(client_ip="10.9.9.9", reason="API_KEY_INVALID")
     assert events and events[0].user_agent == "probe/1"
+    assert events[0].key_prefix == "tw_live_ZZZZ"  # what a key's prefix shows, never more
 
 
 async def test_other_scopes_pass_through_untouched(server: object) -> None:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from tortoise.expressions import F
 
 from tollway.keys.records import KeyRecord
+from tollway.keys.secrets import display_prefix
 from tollway.metering.dialect import Dialect, connection, dialect_of
 from tollway.models import ApiKey
 
@@ -90,8 +91,10 @@ class ActivityRecorder:
         client_ip: str | None,
         user_agent: str | None,
         key: KeyRecord | None,
+        presented: str | None = None,
     ) -> None:
-        """Remember one denied request (with its key when the secret was recognised)."""
+        """Remember one denied request (with its key when the secret was recognised, else
+        the display prefix of the `presented` secret, never more of it)."""
         if len(self._events) >= MAX_BUFFERED_EVENTS:
             self.dropped_events += 1
             return
@@ -100,7 +103,7 @@ class ActivityRecorder:
                 uuid.uuid4(), datetime.now(UTC), reason, RISK_SCORES.get(reason, 20),
                 method[:10], path[:500], client_ip, (user_agent or "")[:300] or None,
                 key.tenant_id if key else None, key.key_id if key else None,
-                key.prefix if key else None,
+                key.prefix if key else display_prefix(presented or ""),
             )
         )  # fmt: skip
 

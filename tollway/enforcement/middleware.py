@@ -90,7 +90,7 @@ class EnforcementMiddleware:
                 usage.route = self._app_routes.template(scope)
             runtime.activity.denied(
                 verdict.code.value, method=method, path=path, client_ip=client_ip,
-                user_agent=agent, key=verdict.record,
+                user_agent=agent, key=verdict.record, presented=secret,
             )  # fmt: skip
             status, body = problem_body(verdict.code, verdict.detail)
             # Logged before the client can see the answer (see `metering/wal.py`).

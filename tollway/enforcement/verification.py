@@ -53,6 +53,7 @@ class VerificationService:
                 client_ip=client_ip,
                 user_agent="verifyApiKey",
                 key=record,
+                presented=secret,
             )
         return verdict
 

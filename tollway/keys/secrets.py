@@ -31,9 +31,19 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def display_prefix(secret: str) -> str | None:
+    """What may be shown of a secret: its environment prefix and the next four characters
+    (the key's `prefix`); None for a string that is not shaped like a Tollway secret."""
+    for prefix in PREFIXES.values():
+        if secret.startswith(prefix) and len(secret) > len(prefix) + DISPLAY_CHARS:
+            return secret[: len(prefix) + DISPLAY_CHARS]
+    return None
+
+
 def generate_secret(environment: KeyEnvironment) -> NewSecret:
     """A new `tw_live_…`/`tw_test_…` secret."""
     body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
     secret = PREFIXES[environment] + body
-    prefix = secret[: len(PREFIXES[environment]) + DISPLAY_CHARS]
+    prefix = display_prefix(secret)
+    assert prefix is not None
     return NewSecret(secret, hash_secret(secret), prefix, f"{prefix}…{secret[-4:]}")
