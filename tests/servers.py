@@ -45,10 +45,13 @@ def _postgres_bin() -> Path:
 
 
 class PostgresServer:
-    """`initdb` + `pg_ctl` in a temporary directory; as the postgres user when we are root."""
+    """`initdb` + `pg_ctl` in a temporary directory; as the postgres user when we are root.
 
-    def __init__(self) -> None:
+    `settings` are extra server settings (`-c name=value`)."""
+
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
         self.bin = _postgres_bin()
+        self.settings = settings or {}
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="tollway-pg-"))
         self.data = self.dir / "data"
@@ -74,7 +77,7 @@ class PostgresServer:
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "30",
             "-l", str(self.dir / "log"), "start",
