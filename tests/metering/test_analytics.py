@@ -192,3 +192,27 @@ async def test_usage_is_tenant_scoped_and_validated(gql: GraphQL, traffic: Traff
     assert await gql.error_code(SERIES, decade) == "BAD_USER_INPUT"
     backwards = {"f": iso(now), "t": iso(now - timedelta(hours=1))}
     assert await gql.error_code(USAGE, backwards) == "BAD_USER_INPUT"
+
+
+async def test_rates_divide_by_the_elapsed_part_of_the_range(gql: GraphQL) -> None:
+    from tests.metering.traffic import usage_record
+
+    tenant = await gql.create_tenant("rates")
+    now = datetime.now(UTC).replace(microsecond=0)
+    await write(
+        [usage_record(tenant, None, now - timedelta(seconds=1 + i % 100)) for i in range(470)]
+    )
+    await roll_up(JOB)
+    rate = """query($f: DateTime!, $t: DateTime!, $tenant: ID) {
+      usage(from: $f, to: $t, tenantId: $tenant) { totalRequests requestsPerSecond } }"""
+    start = now - timedelta(seconds=3600)
+    answer = (await gql.data(rate, {"f": iso(start), "t": iso(now + timedelta(days=30)),
+                                    "tenant": tenant}))["usage"]  # fmt: skip
+    assert answer["totalRequests"] == 470
+    elapsed = (datetime.now(UTC) - start).total_seconds()
+    assert answer["requestsPerSecond"] == pytest.approx(470 / elapsed, rel=0.01)
+    future = await gql.data(
+        rate,
+        {"f": iso(now + timedelta(days=1)), "t": iso(now + timedelta(days=2)), "tenant": tenant},
+    )
+    assert future["usage"]["requestsPerSecond"] == 0.0

@@ -69,6 +69,7 @@ class UsageBucket:
     group: dict[Dimension, str | int | None]
     measures: Measures
     seconds: float
+    """The part of the bucket inside the range that has happened: what rates divide by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +121,10 @@ class AnalyticsService:
         if group_by:
             return sorted(found, key=lambda b: (b.at or start, repr(b.group)))
         by_time = {b.at: b for b in found}
-        result, moment = [], start
+        result, moment, now = [], start, datetime.now(UTC)
         while moment < end:
-            result.append(
-                by_time.get(moment) or UsageBucket(moment, {}, Measures(), _seconds(granularity))
-            )
+            seconds = elapsed_seconds(as_datetime(query.start), end, granularity, moment, now)
+            result.append(by_time.get(moment) or UsageBucket(moment, {}, Measures(), seconds))
             moment += STEP[granularity]
         return result
 
@@ -185,13 +185,12 @@ class AnalyticsService:
             sql, params = self._segment_sql(dialect, segment, cube, flt, dims, series, latency)
             rows = await client.execute_query_dict(sql, params)
             (fold_raw if segment.source is None else fold_rollups)(rows, key_of, groups)
-        seconds = _seconds(series) if series else (end - start).total_seconds()
         return [
             UsageBucket(
                 at=key[0],
                 group={d: shown(d, v) for d, v in zip(dims, key[1:], strict=True)},
                 measures=measures,
-                seconds=seconds,
+                seconds=elapsed_seconds(start, end, series, key[0], now),
             )
             for key, measures in groups.items()
         ]
@@ -226,8 +225,10 @@ class AnalyticsService:
         return UsageFilter(values)
 
     def _empty(self, query: UsageQuery) -> UsageBucket:
-        seconds = (as_datetime(query.end) - as_datetime(query.start)).total_seconds()
-        return UsageBucket(None, {}, Measures(), seconds)
+        start, end = as_datetime(query.start), as_datetime(query.end)
+        return UsageBucket(
+            None, {}, Measures(), elapsed_seconds(start, end, None, None, datetime.now(UTC))
+        )
 
     async def request_logs(
         self,
@@ -265,8 +266,18 @@ class AnalyticsService:
         )
 
 
-def _seconds(granularity: Granularity) -> float:
-    return STEP[granularity].total_seconds()
+def elapsed_seconds(
+    start: datetime,
+    end: datetime,
+    series: Granularity | None,
+    bucket: datetime | None,
+    now: datetime,
+) -> float:
+    """How much of a bucket (the whole range without a series) lies inside [start, end) and
+    has already happened: what a rate is measured over."""
+    if series is not None and bucket is not None:
+        start, end = max(start, bucket), min(end, bucket + STEP[series])
+    return max((min(end, now) - start).total_seconds(), 0.0)
 
 
 def _rank(measures: Measures, order: UsageOrder) -> float:
