@@ -142,9 +142,14 @@ def webhook_events(event: str, alert: Alert) -> list[tuple[str, dict[str, Any]]]
         "acknowledgedBy": alert.acknowledged_by, "resolvedBy": alert.resolved_by,
     }  # fmt: skip
     events = [(event, data)]
-    if alert.source == "quota" and event in {"alert.opened", "alert.escalated"}:
-        critical = alert.severity is Severity.CRITICAL
-        events.append(("quota.exceeded" if critical else "quota.warning", data))
+    critical = alert.severity is Severity.CRITICAL
+    if alert.source == "quota" and event == "alert.opened":
+        # 80% and 100% crossed within one evaluation: the warning is due all the same.
+        events.append(("quota.warning", data))
+        if critical:
+            events.append(("quota.exceeded", data))
+    elif alert.source == "quota" and event == "alert.escalated" and critical:
+        events.append(("quota.exceeded", data))
     elif alert.source.startswith("security.") and event == "alert.opened":
         events.append(("security.detected", data))
     return events
