@@ -3,6 +3,7 @@ deduplicate, escalate, are acknowledged and resolve."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,7 @@ async def test_rule_alert_opens_once_counts_and_resolves_after_cooldown(
     await engine.evaluate(now + timedelta(seconds=5))
     (alert,) = await alerts_of(gql, admin, kind="REJECTIONS")
     assert alert["status"] == "OPEN" and alert["severity"] == "CRITICAL"
-    assert alert["occurrences"] == 2 and alert["value"] == 8.0
+    assert alert["occurrences"] == 1 and alert["value"] == 8.0  # one crossing, seen twice
     assert alert["subject"] == f"tenant:{tenant}" and alert["tenantId"] == tenant
 
     ack = """mutation($id: ID!, $n: String) { acknowledgeAlert(id: $id, note: $n) {
@@ -326,3 +327,24 @@ async def test_budget_infrastructure_and_cost_detectors(
     found = {c.subject: c for c in await infra.run(datetime.now(UTC))}
     assert found["component:redis"].severity.value == "CRITICAL"
     assert "component:database" not in found
+
+
+async def test_occurrences_count_crossings_not_evaluations(server: LiveServer) -> None:
+    from tollway.alerts.lifecycle import Condition
+    from tollway.models import Severity
+
+    store = build_services(server.settings).alerts
+    subject = f"test:{uuid.uuid4().hex}"
+    condition = Condition(
+        source="test.crossings", kind="TEST", subject=subject, severity=Severity.WARNING,
+        message="over", tenant_id=None, cooldown_seconds=600,
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    for seconds in (0, 10, 20):  # one crossing, seen three times
+        await store.apply([condition], {"test.crossings"}, now + timedelta(seconds=seconds))
+    assert (await Alert.get(subject=subject)).occurrences == 1
+    await store.apply([], {"test.crossings"}, now + timedelta(seconds=30))  # clears
+    await store.apply([condition], {"test.crossings"}, now + timedelta(seconds=40))  # again
+    critical = dataclasses.replace(condition, severity=Severity.CRITICAL)
+    await store.apply([critical], {"test.crossings"}, now + timedelta(seconds=50))  # higher
+    assert (await Alert.get(subject=subject)).occurrences == 3

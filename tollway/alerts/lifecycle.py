@@ -206,12 +206,13 @@ class AlertStore:
                 if opened is not None:
                     changes.append(("alert.opened", opened))
                 continue
-            alert.occurrences += 1
+            escalated = SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]
+            if alert.cleared_at is not None or escalated:  # crossed again, or crossed higher
+                alert.occurrences += 1
             alert.last_seen_at = now
             alert.cleared_at = None
             alert.value = condition.value
             alert.message = condition.message
-            escalated = SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]
             if escalated:
                 alert.severity = condition.severity
             async with in_transaction():

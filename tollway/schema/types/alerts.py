@@ -41,7 +41,10 @@ class Alert:
     rule_id: strawberry.ID | None
     value: float | None
     threshold: float | None
-    occurrences: int
+    occurrences: int = strawberry.field(
+        description="Distinct threshold crossings while open: the first, each one after the "
+        "condition had cleared, and each escalation (not every evaluation that saw it)."
+    )
     opened_at: datetime
     last_seen_at: datetime
     acknowledged_at: datetime | None
