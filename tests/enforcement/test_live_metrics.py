@@ -17,7 +17,7 @@ from tollway.auth.principal import Role
 
 METRICS = gql(
     "subscription($k: ID) { metrics(intervalSeconds: 1, keyId: $k) "
-    "{ at requests allowed rejected errors p50LatencyMs p99LatencyMs } }"
+    "{ at requests allowed rejected errors p50LatencyMs p95LatencyMs p99LatencyMs } }"
 )
 
 
@@ -55,6 +55,7 @@ async def test_metrics_stream_counts_every_request_of_every_instance(
         assert total(seen, "rejected") == refused and total(seen, "errors") == refused
         assert total(everything, "requests") == 11  # the unknown key is nobody's tenant's
         assert any(p["metrics"]["p99LatencyMs"] for p in seen)
+        assert any(p["metrics"]["p95LatencyMs"] for p in seen)
     finally:
         for task in tasks:
             task.cancel()

@@ -14,7 +14,7 @@ from typing import Any
 
 from tollway.metering.dialect import Dialect, Granularity, as_datetime
 from tollway.metering.dimensions import Dimension, raw_expression
-from tollway.metering.sketch import LatencySketch, bin_sql
+from tollway.metering.sketch import LatencySketch, Percentiles, bin_sql
 
 MICROS = Decimal(1_000_000)
 COUNTERS: tuple[str, ...] = (
@@ -69,10 +69,9 @@ class Measures:
         """Costs reported with the events, exact."""
         return Decimal(self.reported_cost_micros) / MICROS
 
-    def percentiles(self) -> tuple[float | None, float | None, float | None]:
+    def percentiles(self) -> Percentiles:
         """p50, p95, p99 latency in ms."""
-        p50, p95, p99 = self.sketch.quantiles((0.5, 0.95, 0.99))
-        return p50, p95, p99
+        return self.sketch.percentiles()
 
 
 GroupKey = tuple[Any, ...]

@@ -282,7 +282,7 @@ def elapsed_seconds(
 
 def _rank(measures: Measures, order: UsageOrder) -> float:
     if order is UsageOrder.P95_LATENCY:
-        return measures.percentiles()[1] or 0.0
+        return measures.percentiles().p95 or 0.0
     attribute = {
         UsageOrder.REQUESTS: "requests",
         UsageOrder.ERRORS: "errors",

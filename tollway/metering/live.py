@@ -22,7 +22,7 @@ from tollway.errors import BadUserInput
 from tollway.events import METRICS_CHANNEL, EventBus
 from tollway.metering.analytics import ANALYTICS_ROLES
 from tollway.metering.records import UsageRecord
-from tollway.metering.sketch import LatencySketch, bin_of
+from tollway.metering.sketch import LatencySketch, Percentiles, bin_of
 
 GRACE_SECONDS = 2.5
 """An interval is emitted this long after it ends: usage is flushed at least every second."""
@@ -82,10 +82,9 @@ class MetricPoint:
     sketch: LatencySketch = field(default_factory=LatencySketch)
 
     @property
-    def percentiles(self) -> tuple[float | None, float | None]:
-        """p50 and p99 latency in ms."""
-        p50, p99 = self.sketch.quantiles((0.5, 0.99))
-        return p50, p99
+    def percentiles(self) -> Percentiles:
+        """Latency percentiles of the interval."""
+        return self.sketch.percentiles()
 
 
 @dataclass(frozen=True, slots=True)

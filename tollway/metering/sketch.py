@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from ddsketch import DDSketch
 from ddsketch.mapping import LogarithmicMapping
@@ -34,6 +35,14 @@ def bin_sql(column: str, greatest: str) -> str:
 def bin_of(latency_ms: float) -> int:
     """The bin of one latency: `bin_sql`, in Python."""
     return math.ceil(math.log(max(latency_ms, MIN_LATENCY_MS)) * _INVERSE_LN_GAMMA)
+
+
+class Percentiles(NamedTuple):
+    """Latency percentiles in ms (None without latencies)."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
 
 
 class LatencySketch:
@@ -67,6 +76,10 @@ class LatencySketch:
             # The bin's representative value lies inside the bin, so DDSketch files it there.
             sketch.add(_MAPPING.value(index), float(count))
         return [_rounded(sketch.get_quantile_value(q)) for q in qs]
+
+    def percentiles(self) -> Percentiles:
+        """p50, p95 and p99."""
+        return Percentiles(*self.quantiles((0.5, 0.95, 0.99)))
 
     @classmethod
     def from_json(cls, text: str | None) -> LatencySketch:

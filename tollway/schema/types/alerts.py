@@ -252,13 +252,14 @@ class MetricPoint:
     rejected: int
     errors: int
     p50_latency_ms: float | None
+    p95_latency_ms: float | None
     p99_latency_ms: float | None
 
     @classmethod
     def from_data(cls, p: MetricPointData) -> MetricPoint:
         """From a merged point."""
-        p50, p99 = p.percentiles
+        p50, p95, p99 = p.percentiles
         return cls(
             at=p.at, requests=p.requests, allowed=p.allowed, rejected=p.rejected,
-            errors=p.errors, p50_latency_ms=p50, p99_latency_ms=p99,
+            errors=p.errors, p50_latency_ms=p50, p95_latency_ms=p95, p99_latency_ms=p99,
         )  # fmt: skip
