@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tests.conftest import GraphQL, LiveServer
@@ -23,7 +23,7 @@ RATE = """mutation($i: CreatePriceRateInput!) { createPriceRate(input: $i) { id 
 RECORD = """mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }"""
 COSTS = """query($f: DateTime!, $t: DateTime!, $by: [CostDimension!]!, $tenant: ID, $s: String) {
   costs(from: $f, to: $t, groupBy: $by, tenantId: $tenant, service: $s) {
-    day service currency amount units unpricedUnits } }"""
+    day service currency amount exactAmount units unpricedUnits } }"""
 
 
 def midnight(day: date) -> datetime:
@@ -75,9 +75,16 @@ async def test_versioned_rates_price_each_day_exactly(gql: GraphQL) -> None:
         + (Decimal("0.25") if day == extra_day else 0)
         for day, units in days.items()
     }
-    assert {date.fromisoformat(c["day"]): Decimal(c["amount"]) for c in lines} == expected
+    expected[today] = Decimal(0)  # a day without cost is there, with zero
+    assert [date.fromisoformat(c["day"]) for c in lines] == sorted(expected)  # date order
+    assert {date.fromisoformat(c["day"]): Decimal(c["exactAmount"]) for c in lines} == expected
+    for line in lines:  # shown in cents, rounded half up
+        assert (
+            line["amount"]
+            == f"{Decimal(line['exactAmount']).quantize(Decimal('0.01'), ROUND_HALF_UP)}"
+        )
     total = (await gql.data(COSTS, {**window, "by": ["SERVICE"]}))["costs"]
-    assert [(c["service"], Decimal(c["amount"]), c["currency"]) for c in total] == [
+    assert [(c["service"], Decimal(c["exactAmount"]), c["currency"]) for c in total] == [
         (name, sum(expected.values()), "USD")
     ]
 

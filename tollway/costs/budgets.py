@@ -171,7 +171,8 @@ class BudgetService:
         }
         spent = sum((a for d, a in daily.items() if start.date() <= d), Decimal(0))
         amount = Decimal(str(row.amount))
-        outlook = forecast(daily, moment.date(), start.date(), end.date())
+        elapsed = (moment - midnight(moment.date())).total_seconds() / 86400
+        outlook = forecast(daily, moment.date(), start.date(), end.date(), elapsed)
         percent = float(spent / amount * 100) if amount else 0.0
         return BudgetStatus(start, end, spent, round(percent, 4), outlook)
 

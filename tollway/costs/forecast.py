@@ -48,15 +48,20 @@ def _cents(value: float) -> Decimal:
 
 
 def forecast(
-    daily: dict[date, Decimal], today: date, period_start: date, period_end: date
+    daily: dict[date, Decimal],
+    today: date,
+    period_start: date,
+    period_end: date,
+    elapsed: float = 0.0,
 ) -> Forecast:
     """Forecast spend for [period_start, period_end) (end exclusive) from `daily` amounts.
 
     The trend is fitted to the complete days before `today` (up to 28, from the first day
-    with spend), and projected over today and the rest of the period; what was spent in
-    the period before today is added as it is.
+    with spend), and projected over what is left of the period: the `elapsed` fraction of
+    today has passed, so the rest of today counts for `1 - elapsed` of a day. What was spent
+    in the period so far, today included, is added as it is: the forecast is never below it.
     """
-    spent = sum((a for d, a in daily.items() if period_start <= d < today), Decimal(0))
+    spent = sum((a for d, a in daily.items() if period_start <= d <= today), Decimal(0))
     first_seen = min((d for d, a in daily.items() if a and d < today), default=None)
     start = max(today - timedelta(days=LOOKBACK_DAYS), first_seen or today)
     days = [start + timedelta(days=i) for i in range((today - start).days)]
@@ -69,13 +74,17 @@ def forecast(
     sxx = sum((x - x_mean) ** 2 for x in xs)
     slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
     intercept = y_mean - slope * x_mean
-    future = [float(n + i) for i in range((period_end - today).days)]
-    predicted = sum(max(0.0, intercept + slope * x) for x in future)
+    # Each day left, with the weight of its part still to come (today's is partial).
+    left = [
+        (float(n + i), 1.0 - elapsed if i == 0 else 1.0) for i in range((period_end - today).days)
+    ]
+    predicted = sum(w * max(0.0, intercept + slope * x) for x, w in left)
     residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys, strict=True)]
     sigma = math.sqrt(sum(r * r for r in residuals) / (n - 2)) if n > 2 else 0.0
-    k = len(future)
-    spread = sum(x - x_mean for x in future)
-    se = sigma * math.sqrt(k + k * k / n + spread * spread / sxx) if k else 0.0
+    weight = sum(w for _, w in left)
+    spread = sum(w * (x - x_mean) for x, w in left)
+    squares = sum(w * w for _, w in left)
+    se = sigma * math.sqrt(squares + weight * weight / n + spread * spread / sxx) if left else 0.0
     margin = t95(n - 2) * se
     base = float(spent)
     return Forecast(
@@ -85,5 +94,5 @@ def forecast(
         lower=_cents(max(base, base + predicted - margin)),
         upper=_cents(base + predicted + margin),
         history_days=n,
-        slope_per_day=_cents(slope),
+        slope_per_day=Decimal(repr(slope)),
     )

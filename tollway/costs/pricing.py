@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from tollway.errors import BadUserInput
 
@@ -93,3 +93,22 @@ def rate_for(
         ):
             best = rate
     return best
+
+
+MINOR_UNITS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+               "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+               "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+               "XPF": 0}  # fmt: skip
+"""ISO 4217 currencies whose minor unit is not the cent (every other has two decimals)."""
+
+
+def at_currency_scale(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded half up to the currency's minor unit, as money is shown."""
+    places = MINOR_UNITS.get(currency.upper(), 2)
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def plain(amount: Decimal) -> Decimal:
+    """`amount` without trailing zeros, never in exponent form (0.690000 -> 0.69)."""
+    normal = amount.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -157,7 +157,8 @@ class CostService:
         tenant_id: UUID | None = None,
         service: str | None = None,
     ) -> list[CostLine]:
-        """Costs over [start, end) grouped by `group_by` (and currency), largest first."""
+        """Costs over [start, end) grouped by `group_by` (and currency), exact: largest
+        first, or by day in date order with every day present when grouped by day alone."""
         rates = [to_rate(r) for r in await PriceRate.all()]
         if service is not None and service != OWN_API:
             await self.catalog.get(service)
@@ -217,6 +218,8 @@ class CostService:
             line.amount += amount
             line.units += measures.units
             line.unpriced_units += 0 if rate else measures.unpriced_units
+        if list(group_by) == [CostDimension.DAY]:
+            return _every_day(list(lines.values()), first_day.date(), end)
         return sorted(lines.values(), key=lambda c: (-c.amount, repr(c.group)))
 
     async def _plans_of_keys(self, key_ids: set[str]) -> dict[str, str]:
@@ -224,3 +227,16 @@ class CostService:
         plan_ids = {p for _, p in rows if p}
         names = dict(await Plan.filter(id__in=plan_ids).values_list("id", "name"))
         return {str(k): names[p] for k, p in rows if p in names}
+
+
+def _every_day(lines: list[CostLine], first: date, end: datetime) -> list[CostLine]:
+    """Day lines in date order, with a zero line for each day (and currency) without cost."""
+    currencies = sorted({line.currency for line in lines}) or ["USD"]
+    have = {(line.group[CostDimension.DAY], line.currency): line for line in lines}
+    last = (end - timedelta(microseconds=1)).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [
+        have.get((day, currency)) or CostLine({CostDimension.DAY: day}, currency, Decimal(0), 0, 0)
+        for day in days
+        for currency in currencies
+    ]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from tollway.costs.forecast import ForecastStatus
+from tollway.costs.pricing import at_currency_scale, plain
 from tollway.costs.recommendations import Recommendation as RecommendationData
 from tollway.costs.recommendations import RecommendationKind, RecommendationSeverity
 from tollway.costs.service import CostDimension
@@ -123,7 +124,7 @@ class PriceRate:
 
 @strawberry.type
 class CostLine:
-    """Cost of one group in one currency (exact; `unpricedUnits` had no rate)."""
+    """Cost of one group in one currency (`unpricedUnits` had no rate)."""
 
     service: str | None
     tenant_id: strawberry.ID | None
@@ -131,7 +132,12 @@ class CostLine:
     route: str | None
     day: date | None
     currency: str
-    amount: Decimal
+    amount: Decimal = strawberry.field(
+        description="Rounded half up to the currency's minor unit (two decimals for most)."
+    )
+    exact_amount: Decimal = strawberry.field(
+        description="Exact, with as many decimals as the prices need (sums add up exactly)."
+    )
     units: BigInt
     unpriced_units: BigInt
 
@@ -147,7 +153,8 @@ class CostLine:
             route=g.get(CostDimension.ROUTE),
             day=g.get(CostDimension.DAY),
             currency=line.currency,
-            amount=line.amount,
+            amount=at_currency_scale(line.amount, line.currency),
+            exact_amount=plain(line.amount),
             units=BigInt(line.units),
             unpriced_units=BigInt(line.unpriced_units),
         )
