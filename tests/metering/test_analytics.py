@@ -216,3 +216,14 @@ async def test_rates_divide_by_the_elapsed_part_of_the_range(gql: GraphQL) -> No
         {"f": iso(now + timedelta(days=1)), "t": iso(now + timedelta(days=2)), "tenant": tenant},
     )
     assert future["usage"]["requestsPerSecond"] == 0.0
+
+
+async def test_a_keys_usage_field_matches_usage_by_key(gql: GraphQL, traffic: Traffic) -> None:
+    key = traffic.key_ids[0]
+    start = datetime.now(UTC) - timedelta(days=3) + timedelta(hours=27, minutes=13, seconds=7)
+    window = {"f": iso(start), "t": iso(datetime.now(UTC) - timedelta(hours=5))}
+    by_key = (await gql.data(USAGE, {**window, "key": key}))["usage"]
+    field = """query($id: ID!, $f: DateTime!, $t: DateTime!) { apiKey(id: $id) {
+      usage(from: $f, to: $t) { totalRequests errorRequests rejectedRequests p95LatencyMs } } }"""
+    on_key = (await gql.data(field, {"id": key, **window}))["apiKey"]["usage"]
+    assert on_key == {k: by_key[k] for k in on_key}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,12 +16,14 @@ from tollway.keys.limits import (
     windows_from_json,
 )
 from tollway.keys.service import effective_status
+from tollway.metering.analytics import UsageQuery
 from tollway.models import ApiKey as ApiKeyModel
 from tollway.models import KeyEnvironment, KeyStatus, OwnerType
 from tollway.models import Plan as PlanModel
 from tollway.ratelimit import Algorithm, Quota, QuotaPeriod, Window
 from tollway.schema.context import Info
 from tollway.schema.types.tenants import Tenant
+from tollway.schema.types.usage import UsageSummary
 
 strawberry.enum(KeyEnvironment)
 strawberry.enum(KeyStatus)
@@ -173,6 +176,18 @@ class ApiKey:
             plan = await info.context.loaders.plan.load(self.plan_id)
             data = plan.quota if plan else None
         return QuotaType.from_quota(quota_from_json(data))
+
+    @strawberry.field
+    async def usage(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> UsageSummary:
+        """This key's totals over [from, to), the same as `usage(apiKeyId:)`."""
+        ctx = info.context
+        query = UsageQuery(from_, to, key_id=UUID(str(self.id)))
+        return UsageSummary.from_bucket(await ctx.services.analytics.summary(ctx.principal, query))
 
     @classmethod
     def from_model(cls, k: ApiKeyModel) -> ApiKey:
