@@ -36,6 +36,9 @@ def envelope(channel: str, data: dict[str, Any]) -> str:
 
 
 MAX_PENDING = 1000
+PUBLISH_SECONDS = 2.0
+"""A publish that takes longer (a broadcaster mid-reconnect) is given up, as a failed one is:
+live subscribers are best effort, and a reconnection makes every instance refresh."""
 
 
 class SlowSubscriber(Exception):
@@ -97,9 +100,9 @@ class EventBus:
             self._shared.on_reconnect(self._reconnected)
 
     async def disconnect(self) -> None:
-        """Flush pending publishes, then close."""
+        """Flush pending publishes (each bounded by `PUBLISH_SECONDS`), then close."""
         if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+            await asyncio.wait(set(self._pending), timeout=2 * PUBLISH_SECONDS)
         if self._shared is None:
             return
         self._shared.forget(self._reconnected)
@@ -116,7 +119,8 @@ class EventBus:
         if broadcast is None:
             return
         try:
-            await broadcast.publish(channel, envelope(channel, data))
+            async with asyncio.timeout(PUBLISH_SECONDS):
+                await broadcast.publish(channel, envelope(channel, data))
         except Exception:
             logger.warning("could not publish on %s", channel, exc_info=True)
 
