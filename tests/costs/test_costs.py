@@ -83,6 +83,9 @@ async def test_versioned_rates_price_each_day_exactly(gql: GraphQL) -> None:
             line["amount"]
             == f"{Decimal(line['exactAmount']).quantize(Decimal('0.01'), ROUND_HALF_UP)}"
         )
+    named = COSTS.replace("day service", "day service tenantId tenantName")
+    (by_tenant,) = (await gql.data(named, {**window, "by": ["TENANT"]}))["costs"]
+    assert by_tenant["tenantId"] == tenant and by_tenant["tenantName"].startswith("costs-")
     total = (await gql.data(COSTS, {**window, "by": ["SERVICE"]}))["costs"]
     assert [(c["service"], Decimal(c["exactAmount"]), c["currency"]) for c in total] == [
         (name, sum(expected.values()), "USD")

@@ -227,3 +227,19 @@ async def test_a_keys_usage_field_matches_usage_by_key(gql: GraphQL, traffic: Tr
       usage(from: $f, to: $t) { totalRequests errorRequests rejectedRequests p95LatencyMs } } }"""
     on_key = (await gql.data(field, {"id": key, **window}))["apiKey"]["usage"]
     assert on_key == {k: by_key[k] for k in on_key}
+
+
+async def test_breakdowns_name_what_they_group(gql: GraphQL, traffic: Traffic) -> None:
+    named = """query($f: DateTime!, $t: DateTime!, $tenant: ID) {
+      usageBreakdown(from: $f, to: $t, tenantId: $tenant, groupBy: [TENANT, API_KEY], first: 10) {
+        group { tenantId tenantName apiKeyId apiKeyName } totalRequests } }"""
+    window = {"f": iso(datetime.now(UTC) - timedelta(days=3)), "t": iso(datetime.now(UTC))}
+    rows = (await gql.data(named, {**window, "tenant": traffic.tenant_id}))["usageBreakdown"]
+    tenant = (await gql.data("query($id: ID!) { tenant(id: $id) { name } }",
+                             {"id": traffic.tenant_id}))["tenant"]["name"]  # fmt: skip
+    keys = "query($id: ID!) { apiKey(id: $id) { name } }"
+    assert {r["group"]["apiKeyId"] for r in rows} == set(traffic.key_ids)
+    for row in rows:
+        assert row["group"]["tenantName"] == tenant
+        name = (await gql.data(keys, {"id": row["group"]["apiKeyId"]}))["apiKey"]["name"]
+        assert row["group"]["apiKeyName"] == name

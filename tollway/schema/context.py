@@ -11,7 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from tollway.auth.principal import Principal
 from tollway.errors import TollwayError, Unauthenticated
-from tollway.models import Plan, Tenant
+from tollway.models import ApiKey, Plan, Tenant
 from tollway.services import Services
 
 
@@ -21,6 +21,8 @@ class Loaders:
 
     tenant: DataLoader[UUID, Tenant | None]
     plan: DataLoader[UUID, Plan | None]
+    key_name: DataLoader[UUID, str | None]
+    """A key's name by id (for rows already scoped to the principal's tenant)."""
 
 
 def make_loaders(services: Services) -> Loaders:
@@ -34,7 +36,15 @@ def make_loaders(services: Services) -> Loaders:
         found = {p.id: p for p in await Plan.filter(id__in=ids)}
         return [found.get(i) for i in ids]
 
-    return Loaders(tenant=DataLoader(load_fn=load_tenants), plan=DataLoader(load_fn=load_plans))
+    async def load_key_names(ids: list[UUID]) -> list[str | None]:
+        found = dict(await ApiKey.filter(id__in=ids).values_list("id", "name"))
+        return [found.get(i) for i in ids]
+
+    return Loaders(
+        tenant=DataLoader(load_fn=load_tenants),
+        plan=DataLoader(load_fn=load_plans),
+        key_name=DataLoader(load_fn=load_key_names),
+    )
 
 
 @dataclass(slots=True)
@@ -64,3 +74,18 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+async def tenant_name(info: Info, tenant_id: object) -> str | None:
+    """A tenant's name by id through the request's loader (None without an id)."""
+    if not tenant_id:
+        return None
+    tenant = await info.context.loaders.tenant.load(UUID(str(tenant_id)))
+    return None if tenant is None else tenant.name
+
+
+async def key_name(info: Info, key_id: object) -> str | None:
+    """A key's name by id through the request's loader (None without an id)."""
+    if not key_id:
+        return None
+    return await info.context.loaders.key_name.load(UUID(str(key_id)))

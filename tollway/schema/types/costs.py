@@ -17,6 +17,7 @@ from tollway.models import Budget as BudgetModel
 from tollway.models import BudgetPeriod, BudgetScope
 from tollway.models import MeteredService as MeteredServiceModel
 from tollway.models import PriceRate as PriceRateModel
+from tollway.schema.context import Info, key_name, tenant_name
 from tollway.schema.scalars import BigInt
 
 strawberry.enum(CostDimension)
@@ -140,6 +141,16 @@ class CostLine:
     )
     units: BigInt
     unpriced_units: BigInt
+
+    @strawberry.field
+    async def tenant_name(self, info: Info) -> str | None:
+        """The tenant's name, when grouped by tenant."""
+        return await tenant_name(info, self.tenant_id)
+
+    @strawberry.field
+    async def api_key_name(self, info: Info) -> str | None:
+        """The key's name, when grouped by key."""
+        return await key_name(info, self.api_key_id)
 
     @classmethod
     def from_line(cls, line: CostLineData) -> CostLine:

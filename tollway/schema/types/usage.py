@@ -11,6 +11,7 @@ from tollway.metering.analytics import UsageBucket, UsageOrder
 from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import UsageEvent
+from tollway.schema.context import Info, key_name, tenant_name
 from tollway.schema.scalars import BigInt
 
 strawberry.enum(Dimension, name="UsageDimension")
@@ -31,6 +32,16 @@ class UsageGroup:
     api_version: str | None = None
     service: str | None = None
     unit_type: str | None = None
+
+    @strawberry.field
+    async def tenant_name(self, info: Info) -> str | None:
+        """The tenant's name, when grouped by tenant."""
+        return await tenant_name(info, self.tenant_id)
+
+    @strawberry.field
+    async def api_key_name(self, info: Info) -> str | None:
+        """The key's name, when grouped by key."""
+        return await key_name(info, self.api_key_id)
 
 
 @strawberry.type
