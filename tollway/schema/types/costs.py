@@ -17,8 +17,8 @@ from tollway.models import Budget as BudgetModel
 from tollway.models import BudgetPeriod, BudgetScope
 from tollway.models import MeteredService as MeteredServiceModel
 from tollway.models import PriceRate as PriceRateModel
-from tollway.schema.context import Info, key_name, tenant_name
 from tollway.schema.scalars import BigInt
+from tollway.schema.types.named import NamesTenantAndKey
 
 strawberry.enum(CostDimension)
 strawberry.enum(ForecastStatus)
@@ -124,7 +124,7 @@ class PriceRate:
 
 
 @strawberry.type
-class CostLine:
+class CostLine(NamesTenantAndKey):
     """Cost of one group in one currency (`unpricedUnits` had no rate)."""
 
     service: str | None
@@ -141,16 +141,6 @@ class CostLine:
     )
     units: BigInt
     unpriced_units: BigInt
-
-    @strawberry.field
-    async def tenant_name(self, info: Info) -> str | None:
-        """The tenant's name, when grouped by tenant."""
-        return await tenant_name(info, self.tenant_id)
-
-    @strawberry.field
-    async def api_key_name(self, info: Info) -> str | None:
-        """The key's name, when grouped by key."""
-        return await key_name(info, self.api_key_id)
 
     @classmethod
     def from_line(cls, line: CostLineData) -> CostLine:

@@ -11,8 +11,8 @@ from tollway.metering.analytics import UsageBucket, UsageOrder
 from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import UsageEvent
-from tollway.schema.context import Info, key_name, tenant_name
 from tollway.schema.scalars import BigInt
+from tollway.schema.types.named import NamesTenantAndKey
 
 strawberry.enum(Dimension, name="UsageDimension")
 strawberry.enum(Granularity, name="UsageGranularity")
@@ -20,7 +20,7 @@ strawberry.enum(UsageOrder)
 
 
 @strawberry.type
-class UsageGroup:
+class UsageGroup(NamesTenantAndKey):
     """The dimension values of a group (null where not grouped, or missing)."""
 
     tenant_id: strawberry.ID | None = None
@@ -32,16 +32,6 @@ class UsageGroup:
     api_version: str | None = None
     service: str | None = None
     unit_type: str | None = None
-
-    @strawberry.field
-    async def tenant_name(self, info: Info) -> str | None:
-        """The tenant's name, when grouped by tenant."""
-        return await tenant_name(info, self.tenant_id)
-
-    @strawberry.field
-    async def api_key_name(self, info: Info) -> str | None:
-        """The key's name, when grouped by key."""
-        return await key_name(info, self.api_key_id)
 
 
 @strawberry.type
