@@ -96,3 +96,29 @@ async def test_deep_metadata_and_long_owner_ids_are_bad_user_input(gql: GraphQL)
 async def test_a_subscription_over_http_is_a_coded_405(server: LiveServer) -> None:
     body = json.dumps({"query": "subscription { alerts { id } }"}).encode()
     assert "websockets" in coded(await post_raw(server, body), 405)
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def test_the_graphql_response_media_type_is_honoured(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        accept = {**AUTH, "Accept": GRAPHQL_RESPONSE}
+
+        async def ask(query: str, headers: dict[str, str]) -> httpx.Response:
+            return await http.post("/graphql", json={"query": query}, headers=headers)
+
+        ok = await ask(HEALTH, accept)
+        assert ok.status_code == 200 and ok.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+        assert ok.json()["data"]["health"]["status"]
+        for bad in ("{ helth { status } }", "{ health { "):  # validation, parse
+            refused = await ask(bad, accept)
+            assert refused.status_code == 400
+            assert refused.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+            body = refused.json()
+            assert (
+                "data" not in body and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+            )
+        plain = await ask("{ helth { status } }", AUTH)  # application/json: as before
+        assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
+        assert plain.json()["data"] is None

@@ -26,6 +26,7 @@ from tollway.schema.auth_gate import Attempt, AuthGate, Refusal
 from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
 from tollway.schema.inputs import InvalidInput, decode_body
+from tollway.schema.media_type import accepts_graphql_response, graphql_response_send
 from tollway.schema.websocket import CappedTransportWSHandler
 from tollway.services import Services
 
@@ -52,6 +53,8 @@ class TollwayGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         headers = Headers(scope=scope)
+        if accepts_graphql_response(headers.get("accept")):
+            send = graphql_response_send(send)
         authorization = headers.get("authorization")
         if authorization:
             admitted = await self.gate.admit(authorization, self._attempt(scope, headers))
