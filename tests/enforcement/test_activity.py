@@ -25,3 +25,16 @@ async def test_every_denial_is_stored_and_published_once(server: LiveServer) -> 
     stored = await SecurityEvent.filter(path__startswith=marker).values_list("path", flat=True)
     assert sorted(stored) == sorted(f"{marker}/{n}" for n in range(count))
     assert len(published) == count
+
+
+async def test_anonymised_addresses_reach_security_events_too(server: LiveServer) -> None:
+    recorder = ActivityRecorder(anonymize_ips=True)
+    marker = f"/{uuid.uuid4().hex}"
+    for address in ("198.51.100.77", "2001:db8:1234:5678::9"):
+        recorder.denied(
+            "API_KEY_INVALID", method="GET", path=marker, client_ip=address, user_agent=None,
+            key=None,
+        )  # fmt: skip
+    await recorder.flush()
+    stored = await SecurityEvent.filter(path=marker).values_list("client_ip", flat=True)
+    assert sorted(stored) == ["198.51.100.0", "2001:db8:1234::"]

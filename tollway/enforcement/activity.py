@@ -15,6 +15,7 @@ from tortoise.expressions import F
 from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import display_prefix
 from tollway.metering.dialect import Dialect, connection, dialect_of
+from tollway.metering.retention import anonymize_ip
 from tollway.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,11 @@ def security_event_data(event: Denial) -> dict[str, Any]:
 class ActivityRecorder:
     """Buffers in memory; `flush` writes everything buffered so far."""
 
-    def __init__(self, publish: Publish | None = None) -> None:
+    def __init__(self, publish: Publish | None = None, anonymize_ips: bool = False) -> None:
+        """`anonymize_ips`: store the /24 (IPv4) or /48 (IPv6) network of each address, as
+        usage events are stored with TOLLWAY_USAGE_ANONYMIZE_IPS."""
         self._publish = publish
+        self._anonymize_ips = anonymize_ips
         self._events: list[Denial] = []
         self._usage: dict[str, tuple[int, float]] = {}
         self.dropped_events = 0
@@ -98,6 +102,8 @@ class ActivityRecorder:
         if len(self._events) >= MAX_BUFFERED_EVENTS:
             self.dropped_events += 1
             return
+        if self._anonymize_ips:
+            client_ip = anonymize_ip(client_ip)
         self._events.append(
             Denial(
                 uuid.uuid4(), datetime.now(UTC), reason, RISK_SCORES.get(reason, 20),

@@ -97,7 +97,9 @@ class EnforcementRuntime:
         )
         self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []
-        self.activity = ActivityRecorder(self._publish_security_events)
+        self.activity = ActivityRecorder(
+            self._publish_security_events, anonymize_ips=settings.usage_anonymize_ips
+        )
         self.bus = EventBus(settings.broadcast_url)
         self.bus.on_reconnect(self._events_missed)
         self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus), Signals(self.bus))
