@@ -149,3 +149,21 @@ def test_tokens_bind_tenants_correctly(authority: TokenAuthority) -> None:
         authority.issue(Role.ADMIN, None, timedelta(hours=1))
     with pytest.raises(BadUserInput):
         authority.issue(Role.SUPER_ADMIN, UUID(int=1), timedelta(hours=1))
+
+
+SERVICE_MAY_NOT = {
+    "tenants": "{ tenants(first: 5) { totalCount } }",
+    "usage": '{ usage(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { totalRequests } }',
+    "requestLogs": '{ requestLogs(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", '
+    "first: 5) { totalCount } }",
+    "costs": '{ costs(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", groupBy: [DAY]) '
+    "{ amount } }",
+    "budgets": "{ budgets { id } }",
+}
+
+
+@pytest.mark.parametrize("field", sorted(SERVICE_MAY_NOT))
+async def test_service_tokens_record_and_verify_but_do_not_read(gql: GraphQL, field: str) -> None:
+    token = gql.token(Role.SERVICE, await gql.create_tenant("svc"))
+    assert await gql.error_code(SERVICE_MAY_NOT[field], token=token) == "FORBIDDEN"
+    assert "apiKeys" in await gql.data("{ apiKeys(first: 1) { totalCount } }", token=token)

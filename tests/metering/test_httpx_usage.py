@@ -29,7 +29,7 @@ async def test_outbound_calls_become_usage(gql: GraphQL, server: LiveServer) -> 
            filter: {service: $s}) { totalRequests units p50LatencyMs } }""",
         {"f": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
          "t": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(), "s": service},
-        token=token,
+        token=gql.token(Role.VIEWER, tenant),  # SERVICE records usage; reading is not its job
     )  # fmt: skip
     assert usage["usage"]["totalRequests"] == 3
     assert usage["usage"]["units"] == 3 * len("ok")

@@ -52,13 +52,14 @@ async def test_reported_usage_is_counted_once(gql: GraphQL) -> None:
         "t": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
         "service": service,
     }
-    usage = (await gql.data(USAGE, window, token=token))["usage"]
+    reader = gql.token(Role.VIEWER, tenant)  # SERVICE records; reading is a viewer's
+    usage = (await gql.data(USAGE, window, token=reader))["usage"]
     assert usage == {"totalRequests": 2, "units": 1520, "reportedCost": "0.512345"}
     logs = await gql.data(
         """query($s: String) { requestLogs(service: $s) { edges { node { service units cost
            unitType apiKeyId status } } } }""",
         {"s": service},
-        token=token,
+        token=reader,
     )
     nodes = sorted((e["node"] for e in logs["requestLogs"]["edges"]), key=lambda n: n["units"])
     assert [(n["units"], n["cost"], n["unitType"], n["status"]) for n in nodes] == [

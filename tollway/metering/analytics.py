@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from tollway.auth.principal import READ_ROLES, Principal, Role
+from tollway.auth.principal import READ_ROLES, Principal
 from tollway.errors import BadUserInput
 from tollway.metering.aggregate import (
     GroupKey,
@@ -35,7 +35,8 @@ from tollway.pagination import Page, paginate
 MAX_RANGE = timedelta(days=3660)
 MAX_POINTS = 10_000
 MAX_GROUPS = 1000
-ANALYTICS_ROLES = READ_ROLES | {Role.SERVICE}
+ANALYTICS_ROLES = READ_ROLES
+"""Who reads usage, request logs, costs and recommendations (SERVICE records, never reads)."""
 """Services read their own tenant's usage too (to show it, or to meter their callers)."""
 
 

@@ -134,7 +134,7 @@ class TenantService:
         name_contains: str | None = None,
     ) -> Page[Tenant]:
         """Every tenant for a SUPER_ADMIN; a tenant-bound principal sees only its own."""
-        principal.require_role(READ_ROLES | {Role.SERVICE}, "list tenants")
+        principal.require_role(READ_ROLES, "list tenants")
         query = Tenant.all()
         scope = principal.scope_tenant(None)
         if scope is not None:
