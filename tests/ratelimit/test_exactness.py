@@ -124,3 +124,27 @@ async def test_a_crashed_instance_never_costs_the_quota_units_it_did_not_hand_ou
     await crashed.hit(who, [], quota)  # leases 64 units, then the instance dies silently
     clock.advance(2 * RESERVATION_MS)  # past the lease's grace in the storage
     assert (await other.hit(who, [], quota, 0)).results[0].remaining == 10_000 - 1
+
+
+async def test_dropping_check_plans_mid_traffic_keeps_exactly_n(
+    storage: LimitStorage, clock: FakeClock
+) -> None:
+    # The key sweep and the plan-cache overflow drop plans while their leases are live: the
+    # leases end and give back what was not handed out, and N still admits exactly N.
+    limit = 2_000  # well above a lease of RESERVE units
+    instance = Limiter(storage, clock, reserve_units=RESERVE)
+    who, windows = uuid.uuid4().hex, [Window(limit=limit, seconds=3600)]
+
+    async def client(number: int) -> int:
+        admitted = 0
+        while (await instance.hit(who, windows, None)).allowed:
+            admitted += 1
+            if number % 10 == 0 and admitted % 25 == 0:
+                instance.forget_plans()
+        return admitted
+
+    admitted = sum(await asyncio.gather(*[client(n) for n in range(CLIENTS)]))
+    await instance.aclose()  # every lease given back
+    admitted += sum(await asyncio.gather(*[client(n) for n in range(1, CLIENTS, 10)]))
+    await instance.aclose()
+    assert admitted == limit
