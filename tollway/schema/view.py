@@ -21,7 +21,7 @@ from strawberry.types.unset import UnsetType
 
 from tollway.auth.principal import Principal
 from tollway.enforcement.client_address import ClientAddress
-from tollway.errors import Unauthenticated
+from tollway.errors import ErrorCode, Unauthenticated
 from tollway.schema.auth_gate import Attempt, AuthGate, Refusal
 from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
@@ -126,9 +126,7 @@ class TollwayGraphQL(GraphQL[Context, None]):
         public = self.services.settings.graphql_introspection == "public"
         if public or isinstance(request.scope.get("state", {}).get(PRINCIPAL), Principal):
             return await super().render_graphql_ide(request)
-        body = {"data": None, "errors": [{"message": "GraphiQL needs an admin token",
-                                          "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
-        return JSONResponse(body, status_code=401)
+        return coded_response("GraphiQL needs an admin token", ErrorCode.UNAUTHENTICATED, 401)
 
     def _attempt(self, scope: Scope, headers: Headers) -> Attempt:
         address = self._clients.of(scope, headers.get("x-forwarded-for"))
@@ -177,22 +175,23 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
     await _bad_request(message, 413, scope, receive, send)
 
 
+def coded_response(
+    message: str, code: ErrorCode, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A GraphQL-shaped answer given before GraphQL runs: one error with its code."""
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 async def _refused(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
-    body = {
-        "data": None,
-        "errors": [{"message": refusal.message, "extensions": {"code": refusal.code.value}}],
-    }
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if refusal.retry_after_seconds is not None:
         headers["Retry-After"] = str(refusal.retry_after_seconds)
-    await JSONResponse(body, status_code=refusal.status, headers=headers)(scope, receive, send)
+    response = coded_response(refusal.message, refusal.code, refusal.status, headers)
+    await response(scope, receive, send)
 
 
 async def _bad_request(
     message: str, status: int, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    body = {
-        "data": None,
-        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}],
-    }
-    await JSONResponse(body, status_code=status)(scope, receive, send)
+    await coded_response(message, ErrorCode.BAD_USER_INPUT, status)(scope, receive, send)
