@@ -60,7 +60,7 @@ def make_usage_writer(
     """The usage writer the settings ask for, publishing live metrics as it writes and
     announcing what it stored."""
 
-    def stored(_: int = 0) -> None:
+    def stored(events: int) -> None:
         signals.announce(Topic.USAGE)
 
     if settings.usage_in_process:

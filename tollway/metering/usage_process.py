@@ -106,11 +106,11 @@ class UsageProcessWriter(FlushLoop):
         interval: float = SHIP_SECONDS,
         batch_size: int = 10_000,
         summaries: Callable[[Summary], None] | None = None,
-        stored: Callable[[], None] | None = None,
+        stored: Callable[[int], None] | None = None,
     ) -> None:
         """`summaries` is called with the live-metrics summary (`live.summarise`) of each
-        batch once it is written; `stored` whenever events were committed (by the child or
-        by this process), replays included."""
+        batch once it is written; `stored` with how many events were committed (by the child
+        or by this process), replays included."""
         self.settings = settings
         self.summaries = summaries
         self.stored = stored
@@ -118,7 +118,7 @@ class UsageProcessWriter(FlushLoop):
             UsageJournal(settings.state_dir / "usage-journal"),
             anonymize_ips=settings.usage_anonymize_ips,
             observer=None if summaries is None else self._summarise,
-            on_stored=None if stored is None else lambda _: stored(),
+            on_stored=stored,
         )
         self._interval = interval
         self._batch_size = batch_size
@@ -293,7 +293,7 @@ class UsageProcessWriter(FlushLoop):
         summary: Summary
         summary, stored = marshal.loads(payload)  # noqa: S302 (only from our child)
         if stored and self.stored is not None:
-            self.stored()
+            self.stored(stored)
         self._unpublished += summary
         if time.monotonic() - self._last_published >= PUBLISH_SECONDS:
             self._publish()
