@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from bench.enforcement import ROOT, Served
+from tests.metering.usage_app import seed_with
 
 TARGET = "tests.metering.usage_app:app"
 
@@ -16,10 +17,7 @@ def seed(env: dict[str, str]) -> str:
     run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
     migrate = [sys.executable, "-c", "from tollway.cli import main; main()", "migrate"]
     subprocess.run(migrate, **run)  # type: ignore[call-overload]
-    created = subprocess.run(  # type: ignore[call-overload]
-        [sys.executable, "-m", "tests.metering.usage_app", "seed"], **run
-    )
-    return str(created.stdout).strip()
+    return seed_with(env)
 
 
 def serve(env: dict[str, str]) -> Served:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_migrate
+from tests.metering.usage_app import seed_with
 from tests.servers import PostgresServer, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,10 +57,7 @@ async def test_a_killed_server_loses_no_usage(own_postgres: PostgresServer, tmp_
     run_migrate(database_url)
     env = {**os.environ, "TOLLWAY_DATABASE_URL": database_url, "TOLLWAY_STATE_DIR": str(tmp_path)}
     env.pop("TOLLWAY_REDIS_URL", None)
-    secret = subprocess.run(
-        [sys.executable, "-m", "tests.metering.usage_app", "seed"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    secret = seed_with(env)
     port = free_port()
     answered: list[int] = []  # the requests the client saw answered (their numbers)
     numbers = iter(range(TOTAL))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_migrate
+from tests.metering.usage_app import seed_with
 from tests.servers import PostgresServer, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,10 +58,7 @@ async def test_usage_survives_a_database_outage(
         "TOLLWAY_KEY_CACHE_SECONDS": "1",  # the outage outlasts the cache time
     }  # fmt: skip
     env.pop("TOLLWAY_REDIS_URL", None)
-    secret = subprocess.run(
-        [sys.executable, "-m", "tests.metering.usage_app", "seed"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    secret = seed_with(env)
     port = free_port()
     served = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.metering.usage_app:app", "--factory",

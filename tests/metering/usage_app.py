@@ -7,7 +7,9 @@ uvicorn tests.metering.usage_app:app --factory
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,6 +52,16 @@ async def seed() -> str:
     finally:
         await release_database()
     return secret
+
+
+def seed_with(env: dict[str, str]) -> str:
+    """`seed` in a process of its own with the environment `env` (a migrated database);
+    the secret."""
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "tests.metering.usage_app", "seed"],
+        cwd=root, env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["seed"]:
