@@ -157,9 +157,9 @@ async def test_tenant_isolation_for_keys(gql: GraphQL) -> None:
     tenant_a, tenant_b = await gql.create_tenant("ka"), await gql.create_tenant("kb")
     _, key_b = await create_key(gql, tenant_b)
     admin_a = gql.token(Role.ADMIN, tenant_a)
-    assert await gql.error_code(GET, {"id": key_b["id"]}, token=admin_a) == "NOT_FOUND"
+    assert await gql.error_code(GET, {"id": key_b["id"]}, token=admin_a) == "FORBIDDEN"
     revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { status } } }"
-    assert await gql.error_code(revoke, {"id": key_b["id"]}, token=admin_a) == "NOT_FOUND"
+    assert await gql.error_code(revoke, {"id": key_b["id"]}, token=admin_a) == "FORBIDDEN"
     body = await gql.post(CREATE_KEY, {"i": {"tenantId": tenant_b, "name": "k"}}, token=admin_a)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     listing = "query($t: ID) { apiKeys(tenantId: $t) { totalCount } }"

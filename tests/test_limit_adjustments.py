@@ -153,7 +153,7 @@ async def test_tenant_isolation(gql: GraphQL) -> None:
         await gql.error_code(
             CREATE, {"i": boost(scope="KEY", apiKeyId=their_key["id"])}, token=admin
         )
-        == "NOT_FOUND"
+        == "FORBIDDEN"
     )
     assert (
         await gql.error_code(CREATE, {"i": boost(scope="TENANT", tenantId=theirs)}, token=admin)
@@ -177,7 +177,7 @@ async def test_tenant_isolation(gql: GraphQL) -> None:
     assert own["id"] in seen_ids and everyone["id"] in seen_ids  # global ones are visible
     assert other["id"] not in seen_ids
     assert await gql.error_code(LIST, {"t": theirs}, token=viewer) == "FORBIDDEN"
-    assert await gql.error_code(END, {"id": other["id"]}, token=admin) == "NOT_FOUND"
+    assert await gql.error_code(END, {"id": other["id"]}, token=admin) == "FORBIDDEN"
     assert await gql.error_code(END, {"id": everyone["id"]}, token=admin) == "FORBIDDEN"
     assert await gql.error_code(END, {"id": own["id"]}, token=viewer) == "FORBIDDEN"
     await gql.data(END, {"id": everyone["id"]})  # keep other tests' limits unadjusted

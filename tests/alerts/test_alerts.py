@@ -81,7 +81,7 @@ async def test_rule_alert_opens_once_counts_and_resolves_after_cooldown(
     other = gql.token(Role.VIEWER, await gql.create_tenant("other"))
     assert await alerts_of(gql, other, kind="REJECTIONS") == []
     query = "query($id: ID!) { alert(id: $id) { id } }"
-    assert await gql.error_code(query, {"id": alert["id"]}, token=other) == "NOT_FOUND"
+    assert await gql.error_code(query, {"id": alert["id"]}, token=other) == "FORBIDDEN"
     summary = await gql.data("{ alertSummary { totalOpen resolvedLast24h } }", token=admin)
     assert summary["alertSummary"]["resolvedLast24h"] == 1
 

@@ -188,7 +188,7 @@ async def test_budget_thresholds_are_recorded_once_per_period(
     assert status["budgetStatus"]["forecast"]["status"] == "INSUFFICIENT_DATA"
     other = gql.token(Role.VIEWER, await gql.create_tenant("nosy"))
     query = "query($id: ID!) { budgetStatus(id: $id) { spent } }"
-    assert await gql.error_code(query, {"id": budget["id"]}, token=other) == "NOT_FOUND"
+    assert await gql.error_code(query, {"id": budget["id"]}, token=other) == "FORBIDDEN"
     mismatch = {"name": "x", "scope": "SERVICE", "service": name, "period": "DAY",
                 "amount": "5", "currency": "EUR"}  # fmt: skip
     assert await gql.error_code(

@@ -93,7 +93,7 @@ async def test_bad_reports_get_coded_errors(gql: GraphQL) -> None:
     other = await gql.create_tenant("elsewhere")
     assert await code(event(service, "o", tenantId=other)) == "FORBIDDEN"
     _, foreign_key = await create_key(gql, other)
-    assert await code(event(service, "k", apiKeyId=foreign_key["id"])) == "NOT_FOUND"
+    assert await code(event(service, "k", apiKeyId=foreign_key["id"])) == "FORBIDDEN"
     # nothing of a rejected batch was stored
     logs = await gql.data(
         "query($s: String) { requestLogs(service: $s) { totalCount } }", {"s": service}

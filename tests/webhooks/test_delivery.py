@@ -294,7 +294,7 @@ async def test_replay_sends_the_same_message_again(gql: GraphQL, hooks: Services
         assert triggers == ["REPLAY", "SCHEDULED"]
 
         viewer = gql.token(Role.ADMIN, await gql.create_tenant("elsewhere"))
-        assert await gql.error_code(replay, {"id": message_id}, token=viewer) == "NOT_FOUND"
+        assert await gql.error_code(replay, {"id": message_id}, token=viewer) == "FORBIDDEN"
         assert await gql.error_code(replay, {"id": "nope"}) == "BAD_USER_INPUT"
 
 

@@ -54,9 +54,9 @@ async def test_endpoint_lifecycle(gql: GraphQL, cleanup: Any) -> None:
 
     other = gql.token(Role.ADMIN, await gql.create_tenant("other"))
     query = "query($id: ID!) { webhookEndpoint(id: $id) { id } }"
-    assert await gql.error_code(query, {"id": endpoint["id"]}, token=other) == "NOT_FOUND"
+    assert await gql.error_code(query, {"id": endpoint["id"]}, token=other) == "FORBIDDEN"
     assert await gql.error_code(UPDATE, {"id": endpoint["id"], "i": {"enabled": True}},
-                                token=other) == "NOT_FOUND"  # fmt: skip
+                                token=other) == "FORBIDDEN"  # fmt: skip
     viewer = gql.token(Role.VIEWER, tenant)
     assert await gql.error_code(CREATE, {"i": {"tenantId": tenant, "url": PUBLIC_URL}},
                                 token=viewer) == "FORBIDDEN"  # fmt: skip

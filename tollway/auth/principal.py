@@ -18,8 +18,13 @@ class Role(StrEnum):
     SERVICE = "SERVICE"
 
 
+ALL_ROLES = frozenset(Role)
 READ_ROLES = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.VIEWER})
 WRITE_ROLES = frozenset({Role.SUPER_ADMIN, Role.ADMIN})
+SUPER_ADMIN_ONLY = frozenset({Role.SUPER_ADMIN})
+KEY_READ_ROLES = READ_ROLES | {Role.SERVICE}
+KEY_USE_ROLES = WRITE_ROLES | {Role.SERVICE}
+"""Verify keys and record usage: what a SERVICE token is for."""
 
 
 @dataclass(frozen=True, slots=True)

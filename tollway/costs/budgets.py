@@ -14,7 +14,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import READ_ROLES, WORKER, WRITE_ROLES, Principal, Role
+from tollway.auth.principal import (
+    READ_ROLES,
+    SUPER_ADMIN_ONLY,
+    WORKER,
+    WRITE_ROLES,
+    Principal,
+)
 from tollway.costs.catalog import ServiceCatalog, check_currency
 from tollway.costs.forecast import LOOKBACK_DAYS, Forecast, forecast
 from tollway.costs.service import CostDimension, CostService, midnight
@@ -96,7 +102,7 @@ class BudgetService:
             raise BadUserInput("thresholds: 1 to 10 percentages between 1 and 1000")
         tenant_id = new.tenant_id
         if new.scope is BudgetScope.GLOBAL:
-            principal.require_role(frozenset({Role.SUPER_ADMIN}), "create global budgets")
+            principal.require_role(SUPER_ADMIN_ONLY, "create global budgets")
             tenant_id = None
         elif new.scope is BudgetScope.TENANT:
             tenant_id = principal.scope_tenant(tenant_id)

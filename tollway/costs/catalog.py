@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import Principal, Role
+from tollway.auth.principal import SUPER_ADMIN_ONLY, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.keys.validation import clean_text
 from tollway.models import MeteredService
@@ -56,7 +56,7 @@ class ServiceCatalog:
 
     async def create(self, principal: Principal, new: NewService) -> MeteredService:
         """Register a service."""
-        principal.require_role(frozenset({Role.SUPER_ADMIN}), "define metered services")
+        principal.require_role(SUPER_ADMIN_ONLY, "define metered services")
         name = new.name.strip().lower()
         if not SERVICE_NAME.match(name):
             raise BadUserInput("name: 1-100 lower-case letters, digits or ._- (e.g. openai)")

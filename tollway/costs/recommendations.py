@@ -23,10 +23,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from tollway.auth.principal import Principal
+from tollway.auth.principal import READ_ROLES, Principal
 from tollway.costs.service import CostDimension, CostLine, CostService
 from tollway.keys.limits import windows_from_json
-from tollway.metering.analytics import ANALYTICS_ROLES, AnalyticsService, UsageQuery
+from tollway.metering.analytics import AnalyticsService, UsageQuery
 from tollway.metering.dialect import Granularity, as_uuid, connection, dialect_of
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
@@ -123,7 +123,7 @@ class RecommendationService:
         self, principal: Principal, tenant_id: UUID | None = None
     ) -> list[Recommendation]:
         """Every recommendation, most urgent first."""
-        principal.require_role(ANALYTICS_ROLES, "read recommendations")
+        principal.require_role(READ_ROLES, "read recommendations")
         tenant = principal.scope_tenant(tenant_id)
         now = self.clock()
         keys_query = ApiKey.filter(status=KeyStatus.ACTIVE).select_related("plan")

@@ -19,7 +19,7 @@ from uuid import UUID
 from tortoise.exceptions import IntegrityError
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import Principal, Role
+from tollway.auth.principal import SUPER_ADMIN_ONLY, Principal
 from tollway.costs.catalog import OWN_API, ServiceCatalog, check_currency
 from tollway.costs.pricing import Rate, Tier, check_tiers, rate_for
 from tollway.errors import BadUserInput, Conflict
@@ -107,7 +107,7 @@ class CostService:
 
     async def create_rate(self, principal: Principal, new: NewRate) -> PriceRate:
         """A new rate version (SUPER_ADMIN); it applies from `effective_from` on."""
-        principal.require_role(frozenset({Role.SUPER_ADMIN}), "set prices")
+        principal.require_role(SUPER_ADMIN_ONLY, "set prices")
         service = await self.catalog.get(new.service)
         currency = check_currency(new.currency)
         if currency != service.currency:

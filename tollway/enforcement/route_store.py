@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import READ_ROLES, Principal, Role
+from tollway.auth.principal import READ_ROLES, SUPER_ADMIN_ONLY, Principal
 from tollway.enforcement.routes import RouteRule
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
@@ -28,7 +28,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@%{}*/-]*$")
 MAX_COST = 1_000_000
 LOADED_AT_MOST = 1000
-ADMIN_ONLY = frozenset({Role.SUPER_ADMIN})
 
 
 @dataclass(slots=True)
@@ -110,7 +109,7 @@ class RouteRuleService:
 
     async def create(self, principal: Principal, new: RouteRuleFields) -> StoredRouteRule:
         """A new rule, live on every instance within a second."""
-        principal.require_role(ADMIN_ONLY, "manage route rules")
+        principal.require_role(SUPER_ADMIN_ONLY, "manage route rules")
         values = {name: _clean(name, getattr(new, name)) for name in RouteRuleFields.__slots__}
         self._check(values)
         try:
@@ -129,7 +128,7 @@ class RouteRuleService:
         self, principal: Principal, rule_id: UUID, changes: dict[str, Any]
     ) -> StoredRouteRule:
         """Change the given fields."""
-        principal.require_role(ADMIN_ONLY, "manage route rules")
+        principal.require_role(SUPER_ADMIN_ONLY, "manage route rules")
         values = {name: _clean(name, value) for name, value in changes.items()}
         if not values:
             raise BadUserInput("nothing to update: give at least one field")
@@ -152,7 +151,7 @@ class RouteRuleService:
 
     async def delete(self, principal: Principal, rule_id: UUID) -> StoredRouteRule:
         """Remove a rule."""
-        principal.require_role(ADMIN_ONLY, "manage route rules")
+        principal.require_role(SUPER_ADMIN_ONLY, "manage route rules")
         async with in_transaction():
             row = await StoredRouteRule.get_or_none(id=rule_id)
             if row is None:

@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
-from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal, Role
+from tollway.auth.principal import KEY_READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
 from tollway.keys.limits import (
@@ -34,7 +34,6 @@ from tollway.pagination import Page, paginate
 from tollway.tenants.service import clean_metadata
 from tollway.webhooks.outbox import WebhookOutbox, iso
 
-KEY_READ_ROLES = READ_ROLES | {Role.SERVICE}
 MAX_GRACE = timedelta(days=30)
 
 

@@ -35,7 +35,6 @@ from tollway.pagination import Page, paginate
 MAX_RANGE = timedelta(days=3660)
 MAX_POINTS = 10_000
 MAX_GROUPS = 1000
-ANALYTICS_ROLES = READ_ROLES
 """Who reads usage, request logs, costs and recommendations (SERVICE records, never reads)."""
 """Services read their own tenant's usage too (to show it, or to meter their callers)."""
 
@@ -155,7 +154,7 @@ class AnalyticsService:
         latency: bool = True,
     ) -> list[UsageBucket]:
         """The measures of every (bucket, group) with any usage."""
-        principal.require_role(ANALYTICS_ROLES, "read usage")
+        principal.require_role(READ_ROLES, "read usage")
         start, end = as_datetime(query.start), as_datetime(query.end)
         if end <= start:
             raise BadUserInput("`to` must be after `from`")
@@ -240,7 +239,7 @@ class AnalyticsService:
         after: str | None,
     ) -> Page[UsageEvent]:
         """Raw events, newest first (kept for the raw retention period)."""
-        principal.require_role(ANALYTICS_ROLES, "read request logs")
+        principal.require_role(READ_ROLES, "read request logs")
         tenant = principal.scope_tenant(tenant_id)
         query = UsageEvent.all()
         if tenant is not None:

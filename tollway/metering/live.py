@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from tollway.auth.principal import Principal
+from tollway.auth.principal import READ_ROLES, Principal
 from tollway.errors import BadUserInput
 from tollway.events import METRICS_CHANNEL, EventBus
-from tollway.metering.analytics import ANALYTICS_ROLES
 from tollway.metering.records import UsageRecord
 from tollway.metering.sketch import LatencySketch, Percentiles, bin_of
 
@@ -101,7 +100,7 @@ async def live_metrics(
     bus: EventBus, principal: Principal, flt: MetricsFilter
 ) -> AsyncIterator[MetricPoint]:
     """One merged point per interval, for the principal's tenant (or all, for SUPER_ADMIN)."""
-    principal.require_role(ANALYTICS_ROLES, "read live metrics")
+    principal.require_role(READ_ROLES, "read live metrics")
     interval = flt.interval_seconds
     if not 1 <= interval <= MAX_INTERVAL_SECONDS:
         raise BadUserInput(f"intervalSeconds must be between 1 and {MAX_INTERVAL_SECONDS}")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from tollway.auth.principal import Principal, Role
+from tollway.auth.principal import KEY_USE_ROLES, Principal
 from tollway.errors import BadUserInput, NotFound, ServiceUnavailable
 from tollway.metering.dialect import as_datetime
 from tollway.metering.records import UsageRecord
@@ -23,7 +23,6 @@ MAX_FUTURE = timedelta(minutes=5)
 MAX_UNITS = 10**15
 EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://tollway.dev/usage-events")
-REPORTING_ROLES = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.SERVICE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ class UsageReporter:
     async def record(self, principal: Principal, events: Sequence[ReportedEvent]) -> int:
         """Store `events`; returns how many were accepted (a repeat is accepted, not stored
         twice). Any invalid event rejects the whole call with its index."""
-        principal.require_role(REPORTING_ROLES, "record usage")
+        principal.require_role(KEY_USE_ROLES, "record usage")
         if not events:
             raise BadUserInput("events must not be empty")
         if len(events) > MAX_EVENTS:

@@ -23,4 +23,4 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_entries"
-        indexes = (("tenant_id", "at"),)
+        indexes = (("tenant_id", "at"), ("target_id", "target_type"))

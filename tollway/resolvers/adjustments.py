@@ -9,7 +9,7 @@ from tollway.models import AdjustmentKind, AdjustmentScope
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id, parse_optional_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.adjustments import CreateLimitAdjustmentInput, LimitAdjustment
 
 
@@ -17,7 +17,7 @@ from tollway.schema.types.adjustments import CreateLimitAdjustmentInput, LimitAd
 class AdjustmentQuery:
     """Reading adjustments."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def limit_adjustments(
         self,
         info: Info,
@@ -38,7 +38,7 @@ class AdjustmentQuery:
         page = await ctx.services.adjustments.list(ctx.principal, flt, first, after)
         return to_connection(page, LimitAdjustment.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def limit_adjustment(self, info: Info, id: strawberry.ID) -> LimitAdjustment:
         """One adjustment."""
         ctx = info.context
@@ -50,7 +50,7 @@ class AdjustmentQuery:
 class AdjustmentMutation:
     """Starting and ending adjustments."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_limit_adjustment(
         self, info: Info, input: CreateLimitAdjustmentInput
     ) -> LimitAdjustment:
@@ -73,7 +73,7 @@ class AdjustmentMutation:
         row = await ctx.services.adjustments.create(ctx.principal, new)
         return LimitAdjustment.from_model(row)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def end_limit_adjustment(
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> LimitAdjustment:

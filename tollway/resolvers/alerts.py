@@ -15,7 +15,7 @@ from tollway.models import Severity
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id, parse_optional_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.alerts import (
     Alert,
     AlertFilterInput,
@@ -43,7 +43,7 @@ def _security_filter(f: SecurityEventFilterInput | None) -> SecurityFilter:
 class AlertQuery:
     """Reading alerts, rules and security events."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def alerts(
         self,
         info: Info,
@@ -62,13 +62,13 @@ class AlertQuery:
         page = await ctx.services.alerts.list(ctx.principal, flt, first, after)
         return to_connection(page, Alert.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def alert(self, info: Info, id: strawberry.ID) -> Alert:
         """One alert."""
         ctx = info.context
         return Alert.from_model(await ctx.services.alerts.get(ctx.principal, parse_id(id)))
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def alert_summary(
         self, info: Info, tenant_id: strawberry.ID | None = None
     ) -> AlertSummary:
@@ -79,7 +79,7 @@ class AlertQuery:
         )
         return AlertSummary.from_data(summary)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def alert_rules(
         self, info: Info, tenant_id: strawberry.ID | None = None
     ) -> list[AlertRule]:
@@ -90,7 +90,7 @@ class AlertQuery:
         )
         return [AlertRule.from_model(r) for r in rows]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def security_events(
         self,
         info: Info,
@@ -105,7 +105,7 @@ class AlertQuery:
         )
         return to_connection(page, SecurityEvent.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def security_summary(
         self, info: Info, filter: SecurityEventFilterInput | None = None
     ) -> SecuritySummary:
@@ -119,7 +119,7 @@ class AlertQuery:
 class AlertMutation:
     """Acting on alerts and rules."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def acknowledge_alert(
         self, info: Info, id: strawberry.ID, note: str | None = None
     ) -> Alert:
@@ -128,7 +128,7 @@ class AlertMutation:
         alert = await ctx.services.alerts.acknowledge(ctx.principal, parse_id(id), note)
         return Alert.from_model(alert)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def resolve_alert(self, info: Info, id: strawberry.ID, note: str | None = None) -> Alert:
         """Close an alert by hand."""
         ctx = info.context
@@ -136,7 +136,7 @@ class AlertMutation:
             await ctx.services.alerts.resolve(ctx.principal, parse_id(id), note)
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_alert_rule(self, info: Info, input: CreateAlertRuleInput) -> AlertRule:
         """A threshold rule for the caller's tenant (or every tenant, for SUPER_ADMIN)."""
         ctx = info.context
@@ -152,7 +152,7 @@ class AlertMutation:
         )
         return AlertRule.from_model(row)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_alert_rule(
         self, info: Info, id: strawberry.ID, input: UpdateAlertRuleInput
     ) -> AlertRule:
@@ -164,7 +164,7 @@ class AlertMutation:
         row = await ctx.services.alert_rules.update(ctx.principal, parse_id(id), changes)
         return AlertRule.from_model(row)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def delete_alert_rule(self, info: Info, id: strawberry.ID) -> AlertRule:
         """Remove a rule; its alerts resolve once their cooldown passes."""
         ctx = info.context
@@ -177,7 +177,7 @@ class AlertMutation:
 class AlertSubscription:
     """Live alerts, security events and traffic, from every instance."""
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    @strawberry.subscription(permission_classes=[Allowed])
     async def alerts(
         self,
         info: Info,
@@ -190,7 +190,7 @@ class AlertSubscription:
         async for alert in ctx.services.alerts.live(ctx.principal, severity_at_least, scope):
             yield Alert.from_model(alert)
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    @strawberry.subscription(permission_classes=[Allowed])
     async def security_events(
         self, info: Info, tenant_id: strawberry.ID | None = None, min_risk: int = 0
     ) -> AsyncGenerator[SecurityEvent, None]:
@@ -200,7 +200,7 @@ class AlertSubscription:
         async for event in ctx.services.security.live(ctx.principal, scope, min_risk):
             yield SecurityEvent.from_model(event)
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    @strawberry.subscription(permission_classes=[Allowed])
     async def metrics(
         self,
         info: Info,

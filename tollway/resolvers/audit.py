@@ -10,7 +10,7 @@ from tollway.audit.service import AuditFilter
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_optional_id
-from tollway.schema.permissions import IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.audit import AuditEntry, AuditLogFilter
 
 
@@ -18,7 +18,7 @@ from tollway.schema.types.audit import AuditEntry, AuditLogFilter
 class AuditQuery:
     """Reading the audit log."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def audit_log(
         self,
         info: Info,
@@ -46,7 +46,7 @@ class AuditQuery:
 class AuditSubscription:
     """Audit entries as they are committed, on every instance."""
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    @strawberry.subscription(permission_classes=[Allowed])
     async def audit_events(
         self, info: Info, tenant_id: strawberry.ID | None = None
     ) -> AsyncGenerator[AuditEntry, None]:

@@ -13,7 +13,7 @@ from tollway.costs.pricing import Tier
 from tollway.costs.service import CostDimension, NewRate
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id, parse_optional_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.costs import (
     Budget,
     BudgetEvent,
@@ -52,17 +52,17 @@ def _status(status: BudgetStatus) -> BudgetStatusType:
 class CostQuery:
     """Reading services, rates, costs and budgets."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def metered_services(self, info: Info) -> list[MeteredService]:
         """Every metered service."""
         return [MeteredService.from_model(r) for r in await info.context.services.catalog.list()]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def price_rates(self, info: Info, service: str | None = None) -> list[PriceRate]:
         """Every rate version (of one service), newest first per service."""
         return [PriceRate.from_model(r) for r in await info.context.services.costs.rates(service)]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def costs(
         self,
         info: Info,
@@ -79,7 +79,7 @@ class CostQuery:
         )
         return [CostLine.from_line(line) for line in lines]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def budgets(self, info: Info, tenant_id: strawberry.ID | None = None) -> list[Budget]:
         """Budgets visible to the caller."""
         ctx = info.context
@@ -88,14 +88,14 @@ class CostQuery:
         )
         return [Budget.from_model(r) for r in rows]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def budget_status(self, info: Info, id: strawberry.ID) -> BudgetStatusType:
         """Spend in the current period and the forecast for its end."""
         ctx = info.context
         row = await ctx.services.budgets.get(ctx.principal, parse_id(id))
         return _status(await ctx.services.budgets.status(row))
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def budget_events(self, info: Info, id: strawberry.ID) -> list[BudgetEvent]:
         """Thresholds crossed, newest first."""
         ctx = info.context
@@ -113,7 +113,7 @@ class CostQuery:
             for r in rows
         ]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def recommendations(
         self, info: Info, tenant_id: strawberry.ID | None = None
     ) -> list[Recommendation]:
@@ -131,7 +131,7 @@ class CostQuery:
 class CostMutation:
     """Defining services, rates and budgets."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_metered_service(
         self, info: Info, input: CreateMeteredServiceInput
     ) -> MeteredService:
@@ -140,7 +140,7 @@ class CostMutation:
         new = NewService(input.name, input.unit_type, input.currency, input.description)
         return MeteredService.from_model(await ctx.services.catalog.create(ctx.principal, new))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_price_rate(self, info: Info, input: CreatePriceRateInput) -> PriceRate:
         """A new price version (SUPER_ADMIN)."""
         ctx = info.context
@@ -151,7 +151,7 @@ class CostMutation:
         )  # fmt: skip
         return PriceRate.from_model(await ctx.services.costs.create_rate(ctx.principal, new))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_budget(self, info: Info, input: CreateBudgetInput) -> Budget:
         """A budget for a tenant, a service or everything (SUPER_ADMIN)."""
         ctx = info.context
@@ -164,7 +164,7 @@ class CostMutation:
             new.thresholds = input.thresholds
         return Budget.from_model(await ctx.services.budgets.create(ctx.principal, new))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def delete_budget(self, info: Info, id: strawberry.ID) -> Budget:
         """Remove a budget."""
         ctx = info.context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from tollway.schema.context import Info
-from tollway.schema.permissions import IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.health import ComponentHealth, Health, Me
 
 
@@ -13,7 +13,7 @@ from tollway.schema.types.health import ComponentHealth, Health, Me
 class HealthQuery:
     """Service health and the caller's identity."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def health(self, info: Info) -> Health:
         """Database, Redis, broadcaster and worker, each with status and latency."""
         report = await info.context.services.health.report()
@@ -30,7 +30,7 @@ class HealthQuery:
             ],
         )
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     def me(self, info: Info) -> Me:
         """Who the token belongs to."""
         principal = info.context.principal

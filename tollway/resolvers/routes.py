@@ -9,7 +9,7 @@ import strawberry
 from tollway.enforcement.route_store import RouteRuleFields
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.routes import CreateRouteRuleInput, RouteRule, UpdateRouteRuleInput
 
 
@@ -17,7 +17,7 @@ from tollway.schema.types.routes import CreateRouteRuleInput, RouteRule, UpdateR
 class RouteQuery:
     """Reading route rules."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def route_rules(self, info: Info) -> list[RouteRule]:
         """Every managed rule, in matching order (rules given in code come before them)."""
         ctx = info.context
@@ -28,7 +28,7 @@ class RouteQuery:
 class RouteMutation:
     """Managing route rules (SUPER_ADMIN)."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_route_rule(self, info: Info, input: CreateRouteRuleInput) -> RouteRule:
         """A rule, enforced on every instance within a second."""
         ctx = info.context
@@ -39,7 +39,7 @@ class RouteMutation:
         )  # fmt: skip
         return RouteRule.from_model(await ctx.services.routes.create(ctx.principal, fields))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_route_rule(
         self, info: Info, id: strawberry.ID, input: UpdateRouteRuleInput
     ) -> RouteRule:
@@ -53,7 +53,7 @@ class RouteMutation:
         row = await ctx.services.routes.update(ctx.principal, parse_id(id), changes)
         return RouteRule.from_model(row)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def delete_route_rule(self, info: Info, id: strawberry.ID) -> RouteRule:
         """Remove a rule."""
         ctx = info.context

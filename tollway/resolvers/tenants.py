@@ -10,7 +10,7 @@ from tollway.models import TenantStatus
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.tenants import (
     CreateTenantInput,
     Tenant,
@@ -24,7 +24,7 @@ from tollway.tenants.service import TenantChanges
 class TenantQuery:
     """Reading tenants."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def tenants(
         self,
         info: Info,
@@ -38,7 +38,7 @@ class TenantQuery:
         page = await ctx.services.tenants.list(ctx.principal, first, after, status, name_contains)
         return to_connection(page, Tenant.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def tenant(self, info: Info, id: strawberry.ID) -> Tenant:
         """One tenant by id."""
         ctx = info.context
@@ -49,7 +49,7 @@ class TenantQuery:
 class TenantMutation:
     """Changing tenants."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_tenant(self, info: Info, input: CreateTenantInput) -> TenantPayload:
         """SUPER_ADMIN only."""
         ctx = info.context
@@ -58,7 +58,7 @@ class TenantMutation:
         )
         return TenantPayload(tenant=Tenant.from_model(tenant))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_tenant(
         self, info: Info, id: strawberry.ID, input: UpdateTenantInput
     ) -> TenantPayload:

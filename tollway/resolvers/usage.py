@@ -14,7 +14,7 @@ from tollway.metering.reporting import ReportedEvent
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_optional_id
-from tollway.schema.permissions import IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.usage import (
     RecordUsagePayload,
     RequestLog,
@@ -58,7 +58,7 @@ def _query(
 class UsageQueryRoot:
     """Reading usage (tenant-scoped)."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def usage(
         self,
         info: Info,
@@ -75,7 +75,7 @@ class UsageQueryRoot:
         )
         return UsageSummary.from_bucket(bucket)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def usage_series(
         self,
         info: Info,
@@ -95,7 +95,7 @@ class UsageQueryRoot:
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def usage_breakdown(
         self,
         info: Info,
@@ -117,7 +117,7 @@ class UsageQueryRoot:
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def top_routes(
         self,
         info: Info,
@@ -136,7 +136,7 @@ class UsageQueryRoot:
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def errors_by_code(
         self,
         info: Info,
@@ -153,7 +153,7 @@ class UsageQueryRoot:
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found if b.measures.errors]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def request_logs(
         self,
         info: Info,
@@ -187,7 +187,7 @@ class UsageQueryRoot:
 class UsageMutation:
     """Reporting usage from services that are not behind the middleware."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def record_usage(self, info: Info, events: list[UsageEventInput]) -> RecordUsagePayload:
         """Store up to 1,000 events (SERVICE, ADMIN or SUPER_ADMIN); repeats of an
         `eventId` are ignored."""

@@ -11,7 +11,7 @@ from tollway.errors import BadUserInput
 from tollway.schema.connections import Connection, to_connection
 from tollway.schema.context import Info
 from tollway.schema.ids import parse_id, parse_optional_id
-from tollway.schema.permissions import CanWrite, IsAuthenticated
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.webhooks import (
     CreateWebhookEndpointInput,
     RecoverWebhookMessagesPayload,
@@ -44,7 +44,7 @@ def _headers(headers: list[WebhookHeaderInput] | None) -> dict[str, str]:
 class WebhookQuery:
     """Reading endpoints, messages and attempts."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def webhook_endpoints(
         self,
         info: Info,
@@ -60,14 +60,14 @@ class WebhookQuery:
         )
         return to_connection(page, WebhookEndpoint.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpoint:
         """One endpoint."""
         ctx = info.context
         endpoint = await ctx.services.webhook_endpoints.get(ctx.principal, parse_id(id))
         return WebhookEndpoint.from_model(endpoint)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def webhook_messages(
         self,
         info: Info,
@@ -86,14 +86,14 @@ class WebhookQuery:
         page = await ctx.services.webhook_messages.list(ctx.principal, flt, first, after)
         return to_connection(page, WebhookMessage.from_model)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def webhook_message(self, info: Info, id: strawberry.ID) -> WebhookMessage:
         """One message."""
         ctx = info.context
         message = await ctx.services.webhook_messages.get(ctx.principal, parse_id(id))
         return WebhookMessage.from_model(message)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[Allowed])
     async def webhook_attempts(
         self,
         info: Info,
@@ -113,8 +113,8 @@ class WebhookQuery:
         page = await ctx.services.webhook_messages.attempts(ctx.principal, flt, first, after)
         return to_connection(page, WebhookAttempt.from_model)
 
-    @strawberry.field
-    def webhook_event_types(self) -> list[WebhookEventType]:
+    @strawberry.field(permission_classes=[Allowed])
+    async def webhook_event_types(self) -> list[WebhookEventType]:
         """Every event type an endpoint can subscribe to."""
         return [WebhookEventType(name=n, description=d) for n, d in EVENT_TYPES.items()]
 
@@ -123,7 +123,7 @@ class WebhookQuery:
 class WebhookMutation:
     """Managing endpoints and (re)sending messages."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def create_webhook_endpoint(
         self, info: Info, input: CreateWebhookEndpointInput
     ) -> WebhookEndpointWithSecret:
@@ -141,7 +141,7 @@ class WebhookMutation:
             secret=secret, endpoint=WebhookEndpoint.from_model(endpoint)
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_webhook_endpoint(
         self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
     ) -> WebhookEndpoint:
@@ -155,14 +155,14 @@ class WebhookMutation:
         endpoint = await ctx.services.webhook_endpoints.update(ctx.principal, parse_id(id), changes)
         return WebhookEndpoint.from_model(endpoint)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpoint:
         """Remove an endpoint with its messages and attempts."""
         ctx = info.context
         endpoint = await ctx.services.webhook_endpoints.delete(ctx.principal, parse_id(id))
         return WebhookEndpoint.from_model(endpoint)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def rotate_webhook_secret(
         self, info: Info, id: strawberry.ID, overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
     ) -> WebhookEndpointWithSecret:
@@ -175,7 +175,7 @@ class WebhookMutation:
             secret=secret, endpoint=WebhookEndpoint.from_model(endpoint)
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def send_test_webhook(
         self, info: Info, endpoint_id: strawberry.ID
     ) -> WebhookMessagePayload:
@@ -186,14 +186,14 @@ class WebhookMutation:
         )
         return WebhookMessagePayload(message=WebhookMessage.from_model(message))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def replay_webhook_message(self, info: Info, id: strawberry.ID) -> WebhookMessagePayload:
         """Send a message again now, with the same `webhook-id`."""
         ctx = info.context
         message = await ctx.services.webhook_messages.replay(ctx.principal, parse_id(id))
         return WebhookMessagePayload(message=WebhookMessage.from_model(message))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, CanWrite])
+    @strawberry.mutation(permission_classes=[Allowed])
     async def recover_webhook_messages(
         self, info: Info, endpoint_id: strawberry.ID, since: datetime
     ) -> RecoverWebhookMessagesPayload:

@@ -90,7 +90,8 @@ def _rate(value: int | None) -> int | None:
 
 
 async def owned_endpoint(principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
-    """The endpoint, if the principal may see it (NOT_FOUND otherwise, never FORBIDDEN)."""
+    """The endpoint, if the principal may see it (NOT_FOUND otherwise: the access policy has
+    already refused another tenant's id with FORBIDDEN)."""
     endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id)
     if endpoint is None or not principal.sees(endpoint.tenant_id):
         raise NotFound(f"webhook endpoint {endpoint_id} not found")

@@ -22,6 +22,7 @@ from tollway.models import KeyEnvironment, KeyStatus, OwnerType
 from tollway.models import Plan as PlanModel
 from tollway.ratelimit import Algorithm, Quota, QuotaPeriod, Window
 from tollway.schema.context import Info
+from tollway.schema.permissions import Allowed
 from tollway.schema.types.tenants import Tenant
 from tollway.schema.types.usage import UsageSummary
 
@@ -177,7 +178,7 @@ class ApiKey:
             data = plan.quota if plan else None
         return QuotaType.from_quota(quota_from_json(data))
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[Allowed])
     async def usage(
         self,
         info: Info,

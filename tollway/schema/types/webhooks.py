@@ -15,6 +15,7 @@ from tollway.models import WebhookAttempt as WebhookAttemptModel
 from tollway.models import WebhookEndpoint as WebhookEndpointModel
 from tollway.models import WebhookMessage as WebhookMessageModel
 from tollway.schema.context import Info
+from tollway.schema.permissions import Allowed
 from tollway.webhooks.outbox import body_of
 from tollway.webhooks.signing import message_id
 
@@ -73,7 +74,7 @@ class WebhookEndpoint:
     updated_at: datetime
     model: strawberry.Private[WebhookEndpointModel]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[Allowed])
     async def stats(self, info: Info, hours: int = 24) -> WebhookEndpointStats:
         """Attempts and success rate over the last `hours` (at most 90 days)."""
         if not 1 <= hours <= MAX_STATS_HOURS:
