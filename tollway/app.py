@@ -46,6 +46,7 @@ from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
 from tollway.settings import Settings
 from tollway.signals import Signals
+from tollway.tenants.data_policy import DataPolicyService, data_policy_defaults
 from tollway.tenants.service import TenantService
 from tollway.webhooks.delivery import Sender
 from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
@@ -121,6 +122,7 @@ def build_services(settings: Settings) -> Services:
         login_guard=AdminLoginGuard(Limiter(limits), settings.admin_auth_failures_per_minute),
         audit=audit,
         tenants=TenantService(audit, settings.graphql_page_size_max),
+        data_policies=DataPolicyService(audit, bus, data_policy_defaults(settings)),
         health=health,
         plans=plans,
         keys=keys,

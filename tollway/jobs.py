@@ -13,13 +13,14 @@ from tollway.worker import PeriodicJob
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
-    """Usage retention from the settings."""
+    """Retention from the settings (the defaults of tenants' data policies)."""
     day = settings.usage_day_retention_days
     return RetentionPolicy(
         raw=timedelta(days=settings.usage_raw_retention_days),
         minute=timedelta(days=settings.usage_minute_retention_days),
         hour=timedelta(days=settings.usage_hour_retention_days),
         day=None if day is None else timedelta(days=day),
+        security_events=timedelta(days=settings.security_event_retention_days),
     )
 
 

@@ -29,6 +29,7 @@ from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
 from tollway.settings import Settings
 from tollway.signals import Signals
+from tollway.tenants.data_policy import DataPolicyService
 from tollway.tenants.service import TenantService
 from tollway.webhooks.dispatcher import WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
@@ -48,6 +49,7 @@ class Services:
     login_guard: AdminLoginGuard
     audit: AuditService
     tenants: TenantService
+    data_policies: DataPolicyService
     health: HealthChecker
     plans: PlanService
     keys: KeyService

@@ -83,7 +83,10 @@ class Settings(BaseSettings):
     usage_day_retention_days: int | None = Field(default=None, ge=1)
     """Day rollups are kept forever unless this is set."""
     usage_anonymize_ips: bool = False
-    """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network."""
+    """Store client addresses truncated to their /24 (IPv4) or /48 (IPv6) network, in usage
+    and security events alike (a tenant may choose otherwise through its data policy)."""
+    security_event_retention_days: int = Field(default=90, ge=1, le=3650)
+    """Security events (denied requests, failed admin logins) are deleted after this many days."""
     usage_writer: Literal["auto", "inline", "process"] = "auto"
     """Who writes usage events: the serving event loop itself (`inline`), or a child process
     of each serving process (`process`: the rows and database writes leave the event loop,

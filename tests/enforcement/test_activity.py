@@ -8,6 +8,7 @@ import uuid
 from tests.conftest import LiveServer
 from tollway.enforcement.activity import WRITE_SLICE, ActivityRecorder, Denial
 from tollway.models import SecurityEvent
+from tollway.privacy import AddressPolicy
 
 
 async def test_every_denial_is_stored_and_published_once(server: LiveServer) -> None:
@@ -28,7 +29,7 @@ async def test_every_denial_is_stored_and_published_once(server: LiveServer) -> 
 
 
 async def test_anonymised_addresses_reach_security_events_too(server: LiveServer) -> None:
-    recorder = ActivityRecorder(anonymize_ips=True)
+    recorder = ActivityRecorder(addresses=AddressPolicy(default=True))
     marker = f"/{uuid.uuid4().hex}"
     for address in ("198.51.100.77", "2001:db8:1234:5678::9"):
         recorder.denied(

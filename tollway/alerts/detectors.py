@@ -9,7 +9,6 @@ nothing.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -42,6 +41,7 @@ from tollway.models import (
     Tenant,
     UsageEvent,
 )
+from tollway.privacy import network_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +80,6 @@ class Detector:
     """What it finds changes only with new data or on a scale of minutes to days (an
     interval's end, a key's expiry), so while nothing new is stored the engine need not
     run it every tick."""
-
-
-def network_of(address: str | None) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) network of an address."""
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 class Detectors:

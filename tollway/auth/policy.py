@@ -88,6 +88,7 @@ POLICY: Mapping[str, Access] = MappingProxyType({
     "WebhookEndpoint.stats": Access(READ_ROLES),
     "Mutation.createTenant": Access(SUPER_ADMIN_ONLY),
     "Mutation.updateTenant": _one(T, WRITE_ROLES),
+    "Mutation.setTenantDataPolicy": Access(WRITE_ROLES, TENANT_ONLY),
     "Mutation.createApiKey": Access(WRITE_ROLES, {"input.tenantId": T, "input.ownerId": C}),
     "Mutation.updateApiKey": Access(WRITE_ROLES, {"id": K, "input.ownerId": C}),
     "Mutation.revokeApiKey": _one(K, WRITE_ROLES),

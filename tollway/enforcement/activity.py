@@ -15,8 +15,8 @@ from tortoise.expressions import F
 from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import display_prefix
 from tollway.metering.dialect import Dialect, connection, dialect_of
-from tollway.metering.retention import anonymize_ip
 from tollway.models import ApiKey
+from tollway.privacy import AddressPolicy
 
 logger = logging.getLogger(__name__)
 MAX_BUFFERED_EVENTS = 50_000
@@ -77,11 +77,13 @@ def security_event_data(event: Denial) -> dict[str, Any]:
 class ActivityRecorder:
     """Buffers in memory; `flush` writes everything buffered so far."""
 
-    def __init__(self, publish: Publish | None = None, anonymize_ips: bool = False) -> None:
-        """`anonymize_ips`: store the /24 (IPv4) or /48 (IPv6) network of each address, as
-        usage events are stored with TOLLWAY_USAGE_ANONYMIZE_IPS."""
+    def __init__(
+        self, publish: Publish | None = None, addresses: AddressPolicy | None = None
+    ) -> None:
+        """`addresses`: how client addresses are stored, by the key's tenant (whole when no
+        policy is given)."""
         self._publish = publish
-        self._anonymize_ips = anonymize_ips
+        self._addresses = addresses or AddressPolicy()
         self._events: list[Denial] = []
         self._usage: dict[str, tuple[int, float]] = {}
         self.dropped_events = 0
@@ -102,8 +104,7 @@ class ActivityRecorder:
         if len(self._events) >= MAX_BUFFERED_EVENTS:
             self.dropped_events += 1
             return
-        if self._anonymize_ips:
-            client_ip = anonymize_ip(client_ip)
+        client_ip = self._addresses.stored(client_ip, key.anonymize_ips if key else None)
         self._events.append(
             Denial(
                 uuid.uuid4(), datetime.now(UTC), reason, RISK_SCORES.get(reason, 20),

@@ -80,8 +80,10 @@ class EnforcementMiddleware:
         extra = ratelimit_headers(decision, verdict.now_ms) if decision else []
         if verdict.retry_after is not None:
             extra.append((b"retry-after", b"%d" % verdict.retry_after))
+        record = verdict.record
+        stored_ip = runtime.addresses.stored(client_ip, record.anonymize_ips if record else None)
         usage = UsageCapture(
-            started, method, path, client_ip, agent, request_bytes, verdict.record,
+            started, method, path, stored_ip, agent, request_bytes, record,
             verdict.rule.name if verdict.rule else None,
             verdict.rule.cost if verdict.rule else 1,
         )  # fmt: skip
@@ -97,7 +99,6 @@ class EnforcementMiddleware:
             runtime.usage.add_raw(usage.record(scope, status, len(body), verdict.code.value))
             await _send_problem(send, status, body, extra)
             return
-        record = verdict.record
         if record is not None:
             runtime.activity.used(record.key_id, time.time())
             scope["tollway.principal"] = record

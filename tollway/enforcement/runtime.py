@@ -26,6 +26,7 @@ from tollway.metering.journal import UsageJournal
 from tollway.metering.live import LiveMetricsPublisher
 from tollway.metering.usage_process import UsageProcessWriter
 from tollway.metering.writer import UsageWriter
+from tollway.privacy import AddressPolicy
 from tollway.ratelimit import Limiter, MemoryStorage
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.failover import FailoverStorage, FailureMode
@@ -67,7 +68,6 @@ def make_usage_writer(
         return UsageProcessWriter(settings, summaries=live.publish, stored=stored)
     return UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
-        anonymize_ips=settings.usage_anonymize_ips,
         observer=live.observe,
         on_stored=stored,
     )
@@ -97,9 +97,9 @@ class EnforcementRuntime:
         )
         self._policies_changed = asyncio.Event()
         self._stored_routes: list[RouteRule] = []
-        self.activity = ActivityRecorder(
-            self._publish_security_events, anonymize_ips=settings.usage_anonymize_ips
-        )
+        self.addresses = AddressPolicy(settings.usage_anonymize_ips)
+        """How client addresses are stored (whole, or their network), by tenant."""
+        self.activity = ActivityRecorder(self._publish_security_events, self.addresses)
         self.bus = EventBus(settings.broadcast_url)
         self.bus.on_reconnect(self._events_missed)
         self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus), Signals(self.bus))

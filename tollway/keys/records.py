@@ -39,6 +39,8 @@ class KeyRecord:
     origins: frozenset[str]
     windows: tuple[Window, ...]
     quota: Quota | None
+    anonymize_ips: bool | None = None
+    """The tenant's choice for its client addresses (None: the deployment's default)."""
     unrestricted_until_ms: int = field(init=False, compare=False, repr=False)
     """Until this instant every policy check but a route's scopes passes, whatever the
     address and origin (an active key without allow-lists); -1 when they must be made."""
@@ -60,6 +62,7 @@ LOOKUP_SQL = (
     "SELECT k.id, k.tenant_id, k.name, k.prefix, k.environment, k.owner_type, k.owner_id,"
     " k.status, k.expires_at, k.scopes, k.allowed_ips, k.allowed_origins, k.rate_limits,"
     " k.quota, s.expires_at AS secret_expires_at, t.status AS tenant_status,"
+    " t.anonymize_ips AS tenant_anonymize_ips,"
     " p.name AS plan_name, p.rate_limits AS plan_rate_limits, p.quota AS plan_quota"
     " FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id"
     " JOIN tenants t ON t.id = k.tenant_id LEFT JOIN plans p ON p.id = k.plan_id"
@@ -103,7 +106,13 @@ def record_of(row: dict[str, Any]) -> KeyRecord:
         origins=frozenset(_json(row["allowed_origins"]) or ()),
         windows=tuple(windows_from_json(windows or [])),
         quota=quota_from_json(quota),
+        anonymize_ips=_flag(row["tenant_anonymize_ips"]),
     )
+
+
+def _flag(value: Any) -> bool | None:
+    """A nullable boolean column as read back (SQLite gives 0 and 1)."""
+    return None if value is None else bool(value)
 
 
 def _json(value: Any) -> Any:

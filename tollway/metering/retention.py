@@ -1,41 +1,44 @@
-"""Retention: raw events and rollups are deleted when they age out; client addresses can be
-anonymised to their network."""
+"""Retention: raw events, security events and rollups are deleted when they age out."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from tollway.metering.dialect import Granularity, connection, dialect_of
+from tollway.tenants.data_policy import DataPolicyChoices, retention_choices
 
 logger = logging.getLogger(__name__)
 
 DELETE_BATCH = 50_000
 
 
-def anonymize_ip(address: str | None) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) network address of `address`; other text unchanged."""
-    if not address:
-        return address
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    prefix = 24 if parsed.version == 4 else 48
-    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)
-
-
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """How long each kind of usage data is kept (None: forever)."""
+    """How long each kind of data is kept (None: forever); tenants may choose their own raw
+    and security event retention (`tollway.tenants.data_policy`)."""
 
     raw: timedelta
     minute: timedelta
     hour: timedelta
     day: timedelta | None
+    security_events: timedelta = timedelta(days=90)
+
+
+class AgedRows(NamedTuple):
+    """A table whose rows age out by their `at`, and which tenant choice governs them."""
+
+    table: str
+    choice: str
+    """The `DataPolicyChoices` field a tenant sets its own retention with."""
+
+
+RAW_EVENTS = AgedRows("usage_events", "request_log_retention_days")
+SECURITY_EVENTS = AgedRows("security_events", "security_event_retention_days")
 
 
 class RetentionJob:
@@ -48,9 +51,15 @@ class RetentionJob:
         self.clock = clock
 
     async def run(self) -> dict[str, int]:
-        """Delete expired raw events and rollups; returns how many rows went, per kind."""
+        """Delete expired events and rollups; returns how many rows went, per kind."""
         now = self.clock()
-        deleted = {"raw": await self._delete_raw(now - self.policy.raw)}
+        chosen = await retention_choices()
+        deleted = {
+            "raw": await self._delete_aged(RAW_EVENTS, now, self.policy.raw, chosen),
+            "security": await self._delete_aged(
+                SECURITY_EVENTS, now, self.policy.security_events, chosen
+            ),
+        }
         for granularity, keep in (
             (Granularity.MINUTE, self.policy.minute),
             (Granularity.HOUR, self.policy.hour),
@@ -64,16 +73,35 @@ class RetentionJob:
             logger.info("retention deleted %s", deleted)
         return deleted
 
-    async def _delete_raw(self, before: datetime) -> int:
+    async def _delete_aged(
+        self, rows: AgedRows, now: datetime, keep: timedelta,
+        chosen: dict[str, DataPolicyChoices],
+    ) -> int:  # fmt: skip
+        """The default retention for every tenant that chose none, then each tenant's own."""
         client = connection()
         dialect = dialect_of(client)
+        # asyncpg binds a uuid column's parameter as a UUID; SQLite keeps ids as text.
+        tenant_of: Callable[[str], Any] = UUID if dialect.postgres else str
+        own = {t: days for t, c in chosen.items() if (days := getattr(c, rows.choice)) is not None}
+        marks = ", ".join("?" * len(own))
+        others = f" AND (tenant_id IS NULL OR tenant_id NOT IN ({marks}))" if own else ""
+        parameters = [now - keep, *map(tenant_of, own)]
+        total = await self._delete_batches(rows.table, others, parameters)
+        for tenant, days in own.items():
+            total += await self._delete_batches(
+                rows.table, " AND tenant_id = ?", [now - timedelta(days=days), tenant_of(tenant)]
+            )
+        return total
+
+    async def _delete_batches(self, table: str, where: str, parameters: list[Any]) -> int:
+        client = connection()
+        sql = dialect_of(client).sql(
+            f"DELETE FROM {table} WHERE id IN "  # noqa: S608 - fixed table names
+            f"(SELECT id FROM {table} WHERE at < ?{where} LIMIT ?)"
+        )
         total = 0
         while True:
-            sql = dialect.sql(
-                "DELETE FROM usage_events WHERE id IN "
-                "(SELECT id FROM usage_events WHERE at < ? LIMIT ?)"
-            )
-            count = await client.execute_query(sql, [before, DELETE_BATCH])
+            count = await client.execute_query(sql, [*parameters, DELETE_BATCH])
             removed = int(count[0])
             total += removed
             if removed < DELETE_BATCH:

@@ -116,7 +116,6 @@ class UsageProcessWriter(FlushLoop):
         self.stored = stored
         self.inline = UsageWriter(
             UsageJournal(settings.state_dir / "usage-journal"),
-            anonymize_ips=settings.usage_anonymize_ips,
             observer=None if summaries is None else self._summarise,
             on_stored=stored,
         )
@@ -177,7 +176,6 @@ class UsageProcessWriter(FlushLoop):
             **os.environ,
             "TOLLWAY_DATABASE_URL": self.settings.database_url,
             "TOLLWAY_STATE_DIR": str(self.settings.state_dir),
-            "TOLLWAY_USAGE_ANONYMIZE_IPS": str(self.settings.usage_anonymize_ips).lower(),
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -357,7 +355,6 @@ async def _child() -> None:
 
     writer = UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
-        anonymize_ips=settings.usage_anonymize_ips,
         observer=received.extend,
         new_ids=True,  # the parent names events; a batch from the pipe is a first attempt
         on_stored=count_stored,

@@ -25,7 +25,6 @@ from tollway.metering.records import (
     event_size,
     in_slices,
 )
-from tollway.metering.retention import anonymize_ip
 from tollway.metering.sink import write_usage
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,6 @@ class UsageWriter(FlushLoop):
         interval: float = 1.0,
         batch_size: int = 10_000,
         max_buffered: int = 100_000,
-        anonymize_ips: bool = False,
         observer: Callable[[Sequence[UsageRecord]], None] | None = None,
         new_ids: bool = False,
         on_stored: Callable[[int], None] | None = None,
@@ -102,7 +100,6 @@ class UsageWriter(FlushLoop):
         self._interval = interval
         self._batch_size = batch_size
         self._max_buffered = max_buffered
-        self._anonymize_ips = anonymize_ips
         self._new_ids = new_ids
         self.observer = observer
         """Called with each fresh batch as it is flushed (live metrics); never with replays."""
@@ -195,9 +192,6 @@ class UsageWriter(FlushLoop):
     async def _write(self, batch: Sequence[UsageRecord], replay: bool = False) -> bool:
         fresh = self._new_ids or all(record.event_id is None for record in batch)
         await assign_ids(batch)
-        if self._anonymize_ips:
-            for record in batch:
-                record.client_ip = anonymize_ip(record.client_ip)
         try:
             # Shielded: a cancelled caller must not abandon a write halfway through.
             await asyncio.shield(self._sink(batch, replay or not fresh))

@@ -25,6 +25,10 @@ class Tenant(Model):
     metadata: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     auto_disable_compromised_keys = fields.BooleanField(default=False)
     """Security policy: disable a key the detectors judge compromised (audited)."""
+    anonymize_ips = fields.BooleanField(null=True)
+    """Data policy: store client addresses as their network (NULL: the deployment default)."""
+    request_log_retention_days = fields.IntField(null=True)
+    security_event_retention_days = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

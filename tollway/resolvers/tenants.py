@@ -13,6 +13,7 @@ from tollway.schema.ids import parse_id
 from tollway.schema.permissions import Allowed
 from tollway.schema.types.tenants import (
     CreateTenantInput,
+    DataPolicyInput,
     Tenant,
     TenantPayload,
     UpdateTenantInput,
@@ -71,4 +72,16 @@ class TenantMutation:
             auto_disable_compromised_keys=input.auto_disable_compromised_keys,
         )
         tenant = await ctx.services.tenants.update(ctx.principal, parse_id(id), changes)
+        return TenantPayload(tenant=Tenant.from_model(tenant))
+
+    @strawberry.mutation(permission_classes=[Allowed])
+    async def set_tenant_data_policy(
+        self, info: Info, tenant_id: strawberry.ID, input: DataPolicyInput
+    ) -> TenantPayload:
+        """Replace the tenant's data policy (audited as `tenant.data_policy`): every field left
+        out or null follows the deployment's setting. SUPER_ADMIN, or ADMIN of the tenant."""
+        ctx = info.context
+        tenant = await ctx.services.data_policies.choose(
+            ctx.principal, parse_id(tenant_id, "tenantId"), input.to_choices()
+        )
         return TenantPayload(tenant=Tenant.from_model(tenant))
