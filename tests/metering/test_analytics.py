@@ -243,3 +243,12 @@ async def test_breakdowns_name_what_they_group(gql: GraphQL, traffic: Traffic) -
         assert row["group"]["tenantName"] == tenant
         name = (await gql.data(keys, {"id": row["group"]["apiKeyId"]}))["apiKey"]["name"]
         assert row["group"]["apiKeyName"] == name
+
+
+async def test_a_request_log_filter_outside_http_statuses_is_refused(gql: GraphQL) -> None:
+    query = "query($s: Int) { requestLogs(status: $s) { totalCount } }"
+    for status in (-5120392, 0, 99, 600, 32768):
+        body = await gql.post(query, {"s": status})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert "status must be an HTTP status" in body["errors"][0]["message"]
+    assert (await gql.data(query, {"s": 404}))["requestLogs"]["totalCount"] >= 0

@@ -86,6 +86,10 @@ class RequestLogFilter:
     service: str | None = None
     client_ip: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise BadUserInput(f"status must be an HTTP status (100-599), not {self.status}")
+
 
 class AnalyticsService:
     """Answers usage questions from rollups and raw events."""
