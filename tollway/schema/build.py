@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from tollway.health.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
@@ -35,6 +37,8 @@ from tollway.schema.inputs import InvalidInput, check_document, check_value
 from tollway.schema.introspection import IntrospectionMode, IntrospectionPolicy
 from tollway.schema.scalars import SCALARS
 from tollway.settings import Settings
+
+logger = logging.getLogger("tollway.graphql")
 
 QUERY_ROOTS: tuple[type, ...] = (
     HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
@@ -85,6 +89,17 @@ class InputGuard(SchemaExtension):
         yield
 
 
+class AdminSchema(strawberry.Schema):
+    """The schema, logging the client's errors at DEBUG: they are answered with their code,
+    and what failed unexpectedly is logged (with its traceback) where it is masked."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            logger.debug("GraphQL error in %s: %s", error.path, error.message)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The admin schema."""
     extensions: list[Any] = [
@@ -99,7 +114,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         OperationMetrics,
         lambda: CodedErrors(IntrospectionMode(settings.graphql_introspection)),
     ]
-    return strawberry.Schema(
+    return AdminSchema(
         query=merge_types("Query", QUERY_ROOTS),
         mutation=merge_types("Mutation", MUTATION_ROOTS),
         subscription=merge_types("Subscription", SUBSCRIPTION_ROOTS),
