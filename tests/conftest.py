@@ -11,8 +11,10 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +31,8 @@ from tollway.settings import Settings, load_settings
 
 BOOTSTRAP_TOKEN = "test-bootstrap-token"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+FUZZ_REQUESTS = pytest.StashKey[dict[str, int]]()
+"""Requests tests/test_fuzz.py sent, per storage profile, for the session summary."""
 
 
 def unavailable(reason: str) -> None:
@@ -66,11 +70,11 @@ def run_migrate(database_url: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Embedded (SQLite, memory broadcaster) or production (PostgreSQL, Redis) settings."""
-    state = tmp_path_factory.mktemp(request.param)
-    if request.param == "sqlite":
+def storage_settings(
+    request: pytest.FixtureRequest, profile: str, state: Path, **overrides: Any
+) -> Settings:
+    """Settings of a fresh, migrated database of the profile (`sqlite` or `postgres`)."""
+    if profile == "sqlite":
         database_url, redis_url = f"sqlite://{state}/tollway.db", None
     else:
         database_url = request.getfixturevalue("postgres").create_database()
@@ -91,7 +95,14 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         # Tests fail logins on purpose from one address all session long; the throttle has
         # tests of its own (tests/test_admin_logins.py).
         admin_auth_failures_per_minute=0,
+        **overrides,
     )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Embedded (SQLite, memory broadcaster) or production (PostgreSQL, Redis) settings."""
+    return storage_settings(request, request.param, tmp_path_factory.mktemp(request.param))
 
 
 @dataclass
@@ -107,9 +118,9 @@ class LiveServer:
         return self.base_url.replace("http://", "ws://") + "/graphql"
 
 
-@pytest.fixture(scope="session")
-async def server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """uvicorn serving `build_app(settings)`, lifespan included."""
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
+    """uvicorn serving `build_app(settings)` on a loopback port, lifespan included."""
     port = free_port()
     config = uvicorn.Config(
         build_app(settings),
@@ -127,9 +138,18 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
             task.result()
             raise RuntimeError("server stopped during start-up")
         await asyncio.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    uv.should_exit = True
-    await task
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The session's server of the storage profile."""
+    async with serving(settings) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")
@@ -221,3 +241,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         "PostgreSQL/Redis-backed tests: "
         + ", ".join(f"{count} {outcome}" for outcome, count in backed.items()),
     )
+    fuzzed = terminalreporter.config.stash.get(FUZZ_REQUESTS, {})
+    if fuzzed:
+        terminalreporter.write_sep(
+            "-",
+            "schemathesis examples sent: "
+            + ", ".join(f"{count} on {profile}" for profile, count in fuzzed.items()),
+        )

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,12 +49,13 @@ def serving(cwd: Path | None = None, **values: str | None) -> Iterator[str]:
     """`tollway serve` on a free port until the block ends; yields its base URL."""
     port = free_port()
     log = open(os.devnull, "w")  # noqa: SIM115
+    errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 - a pipe nobody reads could fill up
     process = subprocess.Popen(
         [tollway_bin(), "serve", "--port", str(port)],
         env=tollway_env(**values),
         cwd=cwd,
         stdout=log,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -61,9 +63,8 @@ def serving(cwd: Path | None = None, **values: str | None) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"tollway serve exited: {process.stderr.read() if process.stderr else ''}"
-                )
+                errors.seek(0)
+                raise RuntimeError(f"tollway serve exited: {errors.read()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -78,3 +79,4 @@ def serving(cwd: Path | None = None, **values: str | None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        errors.close()
