@@ -23,8 +23,8 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 
-from tollway.schema.build import build_schema
 from tollway.settings import Settings
+from tollway.web.graphql_schema import build_schema
 
 SCHEMA: GraphQLSchema = build_schema(Settings())._schema
 ROOTS = ("Query", "Mutation", "Subscription")

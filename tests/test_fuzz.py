@@ -28,8 +28,8 @@ from tests.conftest import BOOTSTRAP_TOKEN, FUZZ_REQUESTS, storage_settings
 from tests.processes import serving
 from tollway.auth.principal import Role
 from tollway.auth.tokens import TokenAuthority
-from tollway.schema.build import build_schema
 from tollway.settings import Settings
+from tollway.web.graphql_schema import build_schema
 
 EXAMPLES = int(os.environ.get("TOLLWAY_FUZZ_EXAMPLES", "15"))
 SEED = int(os.environ.get("TOLLWAY_FUZZ_SEED", "20261202"))

@@ -12,7 +12,7 @@ from graphql import get_introspection_query
 from tests.conftest import GraphQL, LiveServer
 from tollway.auth.principal import Principal, Role
 from tollway.errors import Unauthenticated
-from tollway.schema.build import build_schema
+from tollway.web.graphql_schema import build_schema
 
 DEEP_TYPE = '{ __type(name: "Query") { ' + "ofType { " * 30 + "name" + " }" * 30 + " } }"
 

@@ -22,9 +22,9 @@ from tollway.auth.ownership import IdKind
 from tollway.auth.policy import POLICY, role_table
 from tollway.auth.principal import Role
 from tollway.models import Alert, Severity
-from tollway.schema.build import build_schema
 from tollway.schema.permissions import Allowed
 from tollway.settings import Settings
+from tollway.web.graphql_schema import build_schema
 
 TENANT_ROLES = (Role.ADMIN, Role.VIEWER, Role.SERVICE)
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()

@@ -19,6 +19,7 @@ from tollway.alerts.evaluation import RuleEvaluator
 from tollway.alerts.lifecycle import AlertStore
 from tollway.alerts.rules import AlertRuleService
 from tollway.alerts.security import SecurityService
+from tollway.alerts.webhook_failures import alert_on_disabled_endpoints
 from tollway.audit.service import AuditService
 from tollway.auth.login_guard import AdminLoginGuard
 from tollway.auth.tokens import token_authority
@@ -34,7 +35,6 @@ from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
-from tollway.health.routes import healthz, metrics, readyz
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keys.plans import PlanService, ensure_default_plans
 from tollway.keys.service import KeyService
@@ -42,12 +42,13 @@ from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
 from tollway.ratelimit import Limiter
 from tollway.redis_client import check_redis, make_redis
-from tollway.schema.view import TollwayGraphQL
 from tollway.services import Services
 from tollway.settings import Settings
 from tollway.signals import Signals
 from tollway.tenants.data_policy import DataPolicyService, data_policy_defaults
 from tollway.tenants.service import TenantService
+from tollway.web.graphql_view import TollwayGraphQL
+from tollway.web.health_routes import healthz, metrics, readyz
 from tollway.webhooks.delivery import Sender
 from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
@@ -102,7 +103,7 @@ def build_services(settings: Settings) -> Services:
         ),
         box,
         outbox,
-        alerts,
+        alert_on_disabled_endpoints(alerts),
         Limiter(limits),
         DispatchPolicy(
             schedule=settings.webhook_retry_schedule,

@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tollway.metering.dialect import connection, dialect_of
 from tollway.models import WorkerHeartbeat
 from tollway.signals import Pace, Wake
+from tollway.sql import connection, dialect_of
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from tests.metering.traffic import roll_up, write
 from tollway.auth.principal import WORKER
 from tollway.metering.analytics import AnalyticsService
 from tollway.metering.buckets import floor
-from tollway.metering.dialect import Granularity
 from tollway.metering.quota_use import quota_use
 from tollway.metering.records import UsageRecord
 from tollway.metering.rollups import SETTLE, RollupJob
 from tollway.models import ApiKey, UsageEvent
+from tollway.sql import Granularity
 
 JOB = RollupJob(minute_retention=timedelta(days=2))
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tollway.metering.buckets import floor
-from tollway.metering.dialect import Granularity, connection
 from tollway.metering.records import UsageRecord, assign_ids
 from tollway.metering.rollups import SETTLE, RollupJob
 from tollway.metering.sink import write_usage
 from tollway.models import UsageDirtyMinute
+from tollway.sql import Granularity, connection
 
 ROUTES = ["GET /reports/{id}", "POST /orders", "GET /search"]
 ERRORS = [(429, "RATE_LIMIT_EXCEEDED"), (401, "API_KEY_INVALID"), (403, "PERMISSION_DENIED")]

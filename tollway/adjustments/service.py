@@ -20,9 +20,9 @@ from tollway.errors import BadUserInput, Conflict, Forbidden, NotFound
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
 from tollway.keys.limits import WindowSpec, validate_windows, windows_from_json, windows_to_json
 from tollway.keys.plans import PlanService
-from tollway.keys.validation import clean_text
 from tollway.models import AdjustmentKind, AdjustmentScope, ApiKey, LimitAdjustment, Tenant
 from tollway.pagination import Page, paginate
+from tollway.text import clean_text
 
 MAX_DURATION = timedelta(days=366)
 MAX_EXEMPTIONS = 1000

@@ -28,7 +28,6 @@ from tollway.health.checks import HealthChecker, HealthStatus
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService, UsageQuery
 from tollway.metering.buckets import floor
-from tollway.metering.dialect import Granularity, as_uuid
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import (
@@ -42,6 +41,7 @@ from tollway.models import (
     UsageEvent,
 )
 from tollway.privacy import network_of
+from tollway.sql import Granularity, as_uuid
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from tollway.auth.principal import WORKER
 from tollway.costs.budgets import BudgetService
 from tollway.costs.service import CostDimension, CostService, midnight
 from tollway.metering.analytics import AnalyticsService, UsageQuery
-from tollway.metering.dialect import as_uuid
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import (
@@ -31,6 +30,7 @@ from tollway.models import (
     RuleScope,
     SecurityEvent,
 )
+from tollway.sql import as_uuid
 
 AUTH_REASONS = ("API_KEY_MISSING", "API_KEY_INVALID", "API_KEY_REVOKED", "API_KEY_EXPIRED")
 _SCOPE_DIMENSION = {

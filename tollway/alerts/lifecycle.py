@@ -22,9 +22,9 @@ from tortoise.transactions import in_transaction
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.events import ALERTS_CHANNEL, EventBus
-from tollway.metering.dialect import as_uuid
 from tollway.models import Alert, AlertStatus, Severity
 from tollway.pagination import Page, paginate
+from tollway.sql import as_uuid
 from tollway.webhooks.outbox import WebhookOutbox, iso
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from tortoise.expressions import Q
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Forbidden, NotFound
-from tollway.keys.validation import clean_text
 from tollway.models import AlertMetric, AlertRule, Comparator, RuleScope, Severity
+from tollway.text import clean_text
 
 MAX_WINDOW_SECONDS = 86_400 * 7
 MAX_COOLDOWN_SECONDS = 86_400 * 7

@@ -14,9 +14,9 @@ from tortoise.queryset import QuerySet
 from tollway.auth.principal import READ_ROLES, Principal
 from tollway.errors import BadUserInput
 from tollway.events import SECURITY_CHANNEL, EventBus
-from tollway.metering.dialect import as_uuid
 from tollway.models import SecurityEvent
 from tollway.pagination import Page, paginate
+from tollway.sql import as_uuid
 
 HIGH_RISK = 50
 TOP = 10

@@ -25,8 +25,8 @@ from tollway.costs.catalog import ServiceCatalog, check_currency
 from tollway.costs.forecast import LOOKBACK_DAYS, Forecast, forecast
 from tollway.costs.service import CostDimension, CostService, midnight
 from tollway.errors import BadUserInput, NotFound
-from tollway.keys.validation import clean_text
 from tollway.models import Budget, BudgetEvent, BudgetPeriod, BudgetScope
+from tollway.text import clean_text
 from tollway.webhooks.outbox import WebhookOutbox, iso
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from tortoise.exceptions import IntegrityError
 from tollway.audit.service import AuditService
 from tollway.auth.principal import SUPER_ADMIN_ONLY, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
-from tollway.keys.validation import clean_text
 from tollway.models import MeteredService
+from tollway.text import clean_text
 
 OWN_API = "api"
 """Requests through the middleware are usage of this service (units: route weight)."""

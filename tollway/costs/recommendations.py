@@ -27,10 +27,10 @@ from tollway.auth.principal import READ_ROLES, Principal
 from tollway.costs.service import CostDimension, CostLine, CostService
 from tollway.keys.limits import windows_from_json
 from tollway.metering.analytics import AnalyticsService, UsageQuery
-from tollway.metering.dialect import Granularity, as_uuid, connection, dialect_of
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
 from tollway.models import ApiKey, KeyStatus
+from tollway.sql import Granularity, as_uuid, connection, dialect_of
 
 LOOKBACK = timedelta(days=30)
 """Cost drivers, unused keys and peaks are judged over this much history."""

@@ -24,9 +24,9 @@ from tollway.costs.catalog import OWN_API, ServiceCatalog, check_currency
 from tollway.costs.pricing import Rate, Tier, check_tiers, rate_for
 from tollway.errors import BadUserInput, Conflict
 from tollway.metering.analytics import AnalyticsService, UsageQuery
-from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import ApiKey, Plan, PriceRate
+from tollway.sql import Granularity
 
 MAX_PRICE = Decimal(10) ** 9
 

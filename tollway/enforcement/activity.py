@@ -14,9 +14,9 @@ from tortoise.expressions import F
 
 from tollway.keys.records import KeyRecord
 from tollway.keys.secrets import display_prefix
-from tollway.metering.dialect import Dialect, connection, dialect_of
 from tollway.models import ApiKey
 from tollway.privacy import AddressPolicy
+from tollway.sql import Dialect, connection, dialect_of
 
 logger = logging.getLogger(__name__)
 MAX_BUFFERED_EVENTS = 50_000

@@ -21,8 +21,9 @@ from tollway.enforcement.routes import RouteRule
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
 from tollway.keys.limits import WindowSpec, validate_windows, windows_from_json, windows_to_json
-from tollway.keys.validation import clean_scopes, clean_text
+from tollway.keys.validation import clean_scopes
 from tollway.models import StoredRouteRule
+from tollway.text import clean_text
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@%{}*/-]*$")

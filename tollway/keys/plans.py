@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -70,6 +71,11 @@ class PlanService:
     async def list(self) -> list[Plan]:
         """Every plan, by name."""
         return await Plan.all().order_by("name")
+
+    @staticmethod
+    async def by_ids(ids: Iterable[UUID]) -> dict[UUID, Plan]:
+        """Batch load for DataLoaders (plans are shared by every tenant)."""
+        return {plan.id: plan for plan in await Plan.filter(id__in=list(ids))}
 
     async def by_name(self, name: str) -> Plan:
         """One plan, or BAD_USER_INPUT naming the known plans."""

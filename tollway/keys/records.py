@@ -8,10 +8,10 @@ from typing import Any
 
 from tollway.keys.limits import quota_from_json, windows_from_json
 from tollway.keys.validation import IPNetwork, parse_network
-from tollway.metering.dialect import Dialect, as_datetime, connection, dialect_of
 from tollway.models import KeyStatus, TenantStatus
 from tollway.ratelimit import Quota, Window
 from tollway.ratelimit.plan import NEVER
+from tollway.sql import Dialect, as_datetime, connection, dialect_of
 
 
 def _ms(value: Any) -> int | None:

@@ -3,7 +3,7 @@ and invalidates the key in every instance's enforcement cache."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,10 +28,10 @@ from tollway.keys.limits import (
 from tollway.keys.plans import DEFAULT_PLAN, PlanService
 from tollway.keys.secrets import generate_secret
 from tollway.keys.validation import clean_expiry, clean_networks, clean_origins, clean_scopes
-from tollway.keys.validation import clean_text as text
 from tollway.models import ApiKey, ApiKeySecret, KeyEnvironment, KeyStatus, OwnerType, Tenant
 from tollway.pagination import Page, paginate
 from tollway.tenants.service import clean_metadata
+from tollway.text import clean_text as text
 from tollway.webhooks.outbox import WebhookOutbox, iso
 
 MAX_GRACE = timedelta(days=30)
@@ -289,6 +289,12 @@ class KeyService:
             await key.delete()
         self._audit.announce(entry)
         await self._invalidate(key_id)
+
+    @staticmethod
+    async def names_by_ids(ids: Iterable[UUID]) -> dict[UUID, str]:
+        """Batch load of key names for DataLoaders (the caller has already scoped the ids)."""
+        rows = await ApiKey.filter(id__in=list(ids)).values_list("id", "name")
+        return {UUID(str(key_id)): name for key_id, name in rows}
 
     async def get(self, principal: Principal, key_id: UUID) -> ApiKey:
         """One key of the principal's tenant."""

@@ -18,16 +18,6 @@ MAX_ORIGINS = 50
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def clean_text(value: str, field: str, maximum: int, required: bool = True) -> str:
-    """Trimmed text of bounded length."""
-    cleaned = value.strip()
-    if required and not cleaned:
-        raise BadUserInput(f"{field} must not be empty")
-    if len(cleaned) > maximum:
-        raise BadUserInput(f"{field} must be at most {maximum} characters")
-    return cleaned
-
-
 def clean_scopes(scopes: Sequence[str]) -> list[str]:
     """Scopes like `reports:read` or `reports:*`, deduplicated in order."""
     if len(scopes) > MAX_SCOPES:

@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tollway.metering.dialect import Dialect, Granularity, as_datetime
 from tollway.metering.dimensions import Dimension, raw_expression
 from tollway.metering.sketch import LatencySketch, Percentiles, bin_sql
+from tollway.sql import Dialect, Granularity, as_datetime
 
 MICROS = Decimal(1_000_000)
 COUNTERS: tuple[str, ...] = (

@@ -26,11 +26,11 @@ from tollway.metering.aggregate import (
     rollup_select_sql,
 )
 from tollway.metering.buckets import STEP, Segment, floor, plan_segments
-from tollway.metering.dialect import Dialect, Granularity, as_datetime, connection, dialect_of
 from tollway.metering.dimensions import CUBE_LEVELS, CUBES, Dimension, cube_for, shown
 from tollway.metering.rollups import RollupJob
 from tollway.models import UsageEvent
 from tollway.pagination import Page, paginate
+from tollway.sql import Dialect, Granularity, as_datetime, connection, dialect_of
 
 MAX_RANGE = timedelta(days=3660)
 MAX_POINTS = 10_000

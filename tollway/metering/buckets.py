@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tollway.metering.dialect import Granularity
+from tollway.sql import Granularity
 
 STEP = {
     Granularity.MINUTE: timedelta(minutes=1),

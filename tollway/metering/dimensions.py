@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from tollway.metering.dialect import Granularity
+from tollway.sql import Granularity
 
 
 class Dimension(StrEnum):

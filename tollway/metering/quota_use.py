@@ -17,11 +17,11 @@ from tollway.auth.principal import Principal
 from tollway.keys.limits import quota_from_json
 from tollway.metering.analytics import AnalyticsService, UsageQuery
 from tollway.metering.buckets import floor
-from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import ApiKey
 from tollway.ratelimit.checks import period_bounds
 from tollway.ratelimit.types import Quota, QuotaPeriod
+from tollway.sql import Granularity
 
 
 @dataclass(frozen=True, slots=True)

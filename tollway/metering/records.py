@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from tollway.metering.dialect import as_uuid
+from tollway.sql import as_uuid
 
 T = TypeVar("T")
 RawUsage = tuple[Any, ...]

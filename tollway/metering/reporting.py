@@ -12,11 +12,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tollway.auth.principal import KEY_USE_ROLES, Principal
 from tollway.errors import BadUserInput, NotFound, ServiceUnavailable
-from tollway.metering.dialect import as_datetime
 from tollway.metering.records import UsageRecord
 from tollway.metering.sink import write_usage
 from tollway.models import ApiKey, MeteredService
 from tollway.signals import Signals, Topic
+from tollway.sql import as_datetime
 
 MAX_EVENTS = 1000
 MAX_FUTURE = timedelta(minutes=5)

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
-from uuid import UUID
 
-from tollway.metering.dialect import Granularity, connection, dialect_of
+from tollway.sql import Granularity, connection, dialect_of
 from tollway.tenants.data_policy import DataPolicyChoices, retention_choices
 
 logger = logging.getLogger(__name__)
@@ -78,10 +77,8 @@ class RetentionJob:
         chosen: dict[str, DataPolicyChoices],
     ) -> int:  # fmt: skip
         """The default retention for every tenant that chose none, then each tenant's own."""
-        client = connection()
-        dialect = dialect_of(client)
-        # asyncpg binds a uuid column's parameter as a UUID; SQLite keeps ids as text.
-        tenant_of: Callable[[str], Any] = UUID if dialect.postgres else str
+        dialect = dialect_of(connection())
+        tenant_of = dialect.uuid
         own = {t: days for t, c in chosen.items() if (days := getattr(c, rows.choice)) is not None}
         marks = ", ".join("?" * len(own))
         others = f" AND (tenant_id IS NULL OR tenant_id NOT IN ({marks}))" if own else ""

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from tollway.metering.aggregate import COUNTERS, UsageFilter, raw_aggregate
-from tollway.metering.dialect import Dialect, Granularity
 from tollway.metering.dimensions import ALL_DIMENSIONS, CUBES, INTEGER_DIMENSIONS
+from tollway.sql import Dialect, Granularity
 
 _DIMS = [d.value for d in ALL_DIMENSIONS]
 _MEASURES = [*COUNTERS, "latency_sum"]

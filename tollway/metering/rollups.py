@@ -19,10 +19,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from tollway.metering.buckets import STEP, floor
-from tollway.metering.dialect import Dialect, Granularity, as_datetime, connection, dialect_of
 from tollway.metering.dimensions import CUBE_LEVELS, CUBES
 from tollway.metering.rollup_sql import from_finer, from_raw
 from tollway.signals import Pace
+from tollway.sql import Dialect, Granularity, as_datetime, connection, dialect_of
 
 logger = logging.getLogger(__name__)
 

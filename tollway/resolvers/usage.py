@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 
 from tollway.metering.analytics import MAX_GROUPS, RequestLogFilter, UsageOrder, UsageQuery
-from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.metering.reporting import ReportedEvent
 from tollway.schema.connections import Connection, to_connection
@@ -23,6 +22,7 @@ from tollway.schema.types.usage import (
     UsageFilterInput,
     UsageSummary,
 )
+from tollway.sql import Granularity
 
 DEFAULT_BREAKDOWN = 20
 

@@ -12,7 +12,7 @@ from tollway.auth.principal import Principal
 from tollway.auth.tokens import TokenAuthority
 from tollway.enforcement.activity import ActivityRecorder
 from tollway.errors import ErrorCode, Unauthenticated
-from tollway.models import Tenant, TenantStatus
+from tollway.tenants.service import require_live_tenant
 
 
 class Refusal(NamedTuple):
@@ -51,7 +51,7 @@ class AuthGate:
             return _throttled(wait)
         try:
             principal = self.tokens.authenticate(authorization)
-            await _require_live_tenant(principal)
+            await require_live_tenant(principal)
         except Unauthenticated as exc:
             self._record(attempt)
             wait = await self.guard.failed(attempt.client_ip)
@@ -65,17 +65,6 @@ class AuthGate:
             REASON, method=attempt.method, path=attempt.path, client_ip=attempt.client_ip,
             user_agent=attempt.user_agent, key=None,
         )  # fmt: skip
-
-
-async def _require_live_tenant(principal: Principal) -> None:
-    """A tenant-bound token is good only while its tenant exists and is active."""
-    if principal.tenant_id is None:
-        return
-    tenant = await Tenant.get_or_none(id=principal.tenant_id).only("id", "status")
-    if tenant is None:
-        raise Unauthenticated("invalid token: its tenant does not exist")
-    if tenant.status is not TenantStatus.ACTIVE:
-        raise Unauthenticated("invalid token: its tenant is disabled")
 
 
 def _throttled(wait_ms: int) -> Refusal:

@@ -11,7 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from tollway.auth.principal import Principal
 from tollway.errors import TollwayError, Unauthenticated
-from tollway.models import ApiKey, Plan, Tenant
+from tollway.models import Plan, Tenant
 from tollway.services import Services
 
 
@@ -33,11 +33,11 @@ def make_loaders(services: Services) -> Loaders:
         return [found.get(i) for i in ids]
 
     async def load_plans(ids: list[UUID]) -> list[Plan | None]:
-        found = {p.id: p for p in await Plan.filter(id__in=ids)}
+        found = await services.plans.by_ids(ids)
         return [found.get(i) for i in ids]
 
     async def load_key_names(ids: list[UUID]) -> list[str | None]:
-        found = dict(await ApiKey.filter(id__in=ids).values_list("id", "name"))
+        found = await services.keys.names_by_ids(ids)
         return [found.get(i) for i in ids]
 
     return Loaders(

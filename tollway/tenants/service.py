@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal, Role
-from tollway.errors import BadUserInput, Conflict, Forbidden, NotFound
+from tollway.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from tollway.models import Tenant, TenantStatus
 from tollway.pagination import Page, paginate
 
@@ -156,3 +156,14 @@ class TenantService:
     async def by_ids(ids: Iterable[UUID]) -> dict[UUID, Tenant]:
         """Batch load for DataLoaders (the caller has already scoped the ids)."""
         return {tenant.id: tenant for tenant in await Tenant.filter(id__in=list(ids))}
+
+
+async def require_live_tenant(principal: Principal) -> None:
+    """A tenant-bound token is good only while its tenant exists and is active."""
+    if principal.tenant_id is None:
+        return
+    tenant = await Tenant.get_or_none(id=principal.tenant_id).only("id", "status")
+    if tenant is None:
+        raise Unauthenticated("invalid token: its tenant does not exist")
+    if tenant.status is not TenantStatus.ACTIVE:
+        raise Unauthenticated("invalid token: its tenant is disabled")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -20,12 +20,9 @@ from uuid import UUID, uuid4
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from tollway.alerts.lifecycle import AlertStore, Condition
 from tollway.crypto import SecretBox
-from tollway.metering.dialect import as_datetime, connection, dialect_of
 from tollway.models import (
     MessageStatus,
-    Severity,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
@@ -33,6 +30,7 @@ from tollway.models import (
 from tollway.ratelimit.limiter import Limiter
 from tollway.ratelimit.types import Window
 from tollway.signals import Counts, Signals, Topic
+from tollway.sql import as_datetime, connection, dialect_of
 from tollway.webhooks.delivery import Outcome, Sender
 from tollway.webhooks.endpoints import disable_endpoint
 from tollway.webhooks.outbox import WebhookOutbox, body_of
@@ -80,6 +78,17 @@ class Result:
     """Why the message was dropped unsent (its endpoint was disabled meanwhile)."""
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointDisabled:
+    """The dispatcher disabled an endpoint (it answered 410, or failed for too long)."""
+
+    endpoint_id: UUID
+    url: str
+    tenant_id: UUID
+    reason: str
+    at: datetime
+
+
 class WebhookDispatcher:
     """Delivers due messages until cancelled (`run`), or once (`run_once`, for tests)."""
 
@@ -88,7 +97,7 @@ class WebhookDispatcher:
         sender: Sender,
         box: SecretBox,
         outbox: WebhookOutbox,
-        alerts: AlertStore,
+        on_disabled: Callable[[EndpointDisabled], Awaitable[None]],
         limiter: Limiter | None,
         policy: DispatchPolicy,
         clock: Clock = _utcnow,
@@ -97,7 +106,8 @@ class WebhookDispatcher:
         self.sender = sender
         self.box = box
         self.outbox = outbox
-        self.alerts = alerts
+        self.on_disabled = on_disabled
+        """Told of every endpoint the dispatcher disables (the alert engine raises an alert)."""
         self.limiter = limiter
         self.policy = policy
         self.clock = clock
@@ -318,15 +328,9 @@ class WebhookDispatcher:
                 if endpoint is None or not endpoint.enabled:
                     continue
                 await disable_endpoint(endpoint, reason, now, self.outbox)
-            await self.alerts.raise_alert(
-                Condition(
-                    source="webhooks.endpoint_disabled", kind="WEBHOOK_ENDPOINT_DISABLED",
-                    subject=f"webhook_endpoint:{endpoint.id}", severity=Severity.WARNING,
-                    message=f"webhook endpoint {endpoint.url} was disabled: {reason}",
-                    tenant_id=endpoint.tenant_id,
-                ),
-                now,
-            )  # fmt: skip
+            await self.on_disabled(
+                EndpointDisabled(endpoint.id, endpoint.url, endpoint.tenant_id, reason, now)
+            )
 
 
 def _error_text(outcome: Outcome) -> str | None:

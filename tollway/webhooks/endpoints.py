@@ -17,9 +17,9 @@ from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.crypto import SecretBox
 from tollway.errors import BadUserInput, NotFound
-from tollway.keys.validation import clean_text
 from tollway.models import MessageStatus, Tenant, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from tollway.pagination import Page, paginate
+from tollway.text import clean_text
 from tollway.webhooks.catalog import clean_filters
 from tollway.webhooks.guard import check_destination, clean_url
 from tollway.webhooks.outbox import WebhookOutbox, iso

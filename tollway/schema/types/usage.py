@@ -8,11 +8,11 @@ from decimal import Decimal
 import strawberry
 
 from tollway.metering.analytics import UsageBucket, UsageOrder
-from tollway.metering.dialect import Granularity
 from tollway.metering.dimensions import Dimension
 from tollway.models import UsageEvent
 from tollway.schema.scalars import BigInt
 from tollway.schema.types.named import NamesTenantAndKey
+from tollway.sql import Granularity
 
 strawberry.enum(Dimension, name="UsageDimension")
 strawberry.enum(Granularity, name="UsageGranularity")

@@ -1,4 +1,5 @@
-"""The few SQL differences between PostgreSQL and SQLite that metering's queries meet."""
+"""The few SQL differences between PostgreSQL and SQLite that raw queries meet, and reading
+values back from either."""
 
 from __future__ import annotations
 

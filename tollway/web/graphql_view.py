@@ -23,12 +23,12 @@ from tollway.auth.principal import Principal
 from tollway.enforcement.client_address import ClientAddress
 from tollway.errors import ErrorCode, Unauthenticated
 from tollway.schema.auth_gate import Attempt, AuthGate, Refusal
-from tollway.schema.build import build_schema
 from tollway.schema.context import Context, make_loaders
 from tollway.schema.inputs import InvalidInput, decode_body
 from tollway.schema.media_type import accepts_graphql_response, graphql_response_send
-from tollway.schema.websocket import CappedTransportWSHandler
 from tollway.services import Services
+from tollway.web.graphql_schema import build_schema
+from tollway.web.websocket import CappedTransportWSHandler
 
 PRINCIPAL = "tollway.principal"
 """Where the door leaves the admitted principal in the ASGI scope's state."""

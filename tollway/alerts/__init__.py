@@ -1,0 +1,1 @@
+"""Alerts: rules, detectors, their evaluation and the alert lifecycle."""
