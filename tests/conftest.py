@@ -53,13 +53,19 @@ def postgres() -> Iterator[PostgresServer]:
     server.destroy()
 
 
+def start_redis() -> RedisServer:
+    """A throwaway Redis on a free loopback port (skipped, or failed under CI=true, without)."""
+    try:
+        return RedisServer().start()
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+        raise
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One Redis for the whole run."""
-    try:
-        server = RedisServer().start()
-    except ServerUnavailable as exc:
-        unavailable(str(exc))
+    server = start_redis()
     yield server
     server.stop()
 

@@ -23,6 +23,7 @@ from tollway.alerts.webhook_failures import alert_on_disabled_endpoints
 from tollway.audit.service import AuditService
 from tollway.auth.login_guard import AdminLoginGuard
 from tollway.auth.tokens import token_authority
+from tollway.connections import Connections
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.costs.recommendations import RecommendationService
@@ -30,10 +31,9 @@ from tollway.costs.service import CostService
 from tollway.crypto import SecretBox
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.route_store import RouteRuleService
-from tollway.enforcement.runtime import EnforcementRuntime, make_limit_storage
+from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
-from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keys.plans import PlanService, ensure_default_plans
@@ -41,10 +41,9 @@ from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
 from tollway.ratelimit import Limiter
-from tollway.redis_client import check_redis, make_redis
+from tollway.redis_client import check_redis
 from tollway.services import Services
 from tollway.settings import Settings
-from tollway.signals import Signals
 from tollway.tenants.data_policy import DataPolicyService, data_policy_defaults
 from tollway.tenants.service import TenantService
 from tollway.web.graphql_view import TollwayGraphQL
@@ -61,14 +60,17 @@ logger = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
-    bus = EventBus(settings.broadcast_url)
-    signals = Signals(bus)
-    redis = make_redis(settings)
-    limits = make_limit_storage(settings, redis)  # closed with the dispatcher
+    connections = Connections.for_settings(settings)
+    bus, signals, redis, limits = (
+        connections.bus,
+        connections.signals,
+        connections.redis,
+        connections.limits,
+    )
     audit = AuditService(bus, settings.graphql_page_size_max)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
-    enforcement = EnforcementRuntime(settings)
+    enforcement = EnforcementRuntime(settings, connections=connections)
     retention = retention_policy(settings)
     analytics = AnalyticsService(
         rollup_job(settings), retention.hour, settings.graphql_page_size_max
@@ -116,6 +118,7 @@ def build_services(settings: Settings) -> Services:
     )
     return Services(
         settings=settings,
+        connections=connections,
         bus=bus,
         signals=signals,
         redis=redis,
@@ -161,16 +164,14 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             await acquire_database(settings)
             stack.push_async_callback(release_database)
-            if services.redis is not None:
-                stack.push_async_callback(services.redis.aclose)
+            stack.push_async_callback(services.connections.aclose)
             await check_redis(settings, services.redis)
             try:
-                await services.bus.connect()
+                await services.connections.open()
             except Exception as exc:
                 raise ConfigurationError(
                     f"TOLLWAY_REDIS_URL: cannot start the live-event broadcaster ({exc})"
                 ) from exc
-            stack.push_async_callback(services.bus.disconnect)
             services.signals.start()
             stack.push_async_callback(services.signals.stop)
             stack.push_async_callback(services.webhooks.aclose)

@@ -82,7 +82,7 @@ async def _run_worker(settings: Settings) -> None:
 
     await open_database(settings)
     services = build_services(settings)
-    await services.bus.connect()
+    await services.connections.open()
     services.signals.start()
     worker = Worker(settings.worker_heartbeat_seconds)
     await services.alert_rules.seed_builtins()
@@ -100,7 +100,7 @@ async def _run_worker(settings: Settings) -> None:
         await worker.stop()
         await services.signals.stop()
         await services.webhooks.aclose()
-        await services.bus.disconnect()
+        await services.connections.aclose()
         await close_database()
 
 

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 
 from redis.asyncio import Redis
 
 from tollway.errors import ConfigurationError
 from tollway.settings import Settings, describe_address
 
+_POOLS = itertools.count(1)
+
 
 def make_redis(settings: Settings) -> Redis | None:
-    """A Redis client for the configured URL (it connects lazily), or None when embedded."""
+    """A Redis client for the configured URL (it connects lazily), or None when embedded.
+
+    Its connections are named `tollway:<pid>:<n>` (the n-th pool of the process), and the
+    limit storage's script connection `…:limits`, so `CLIENT LIST` shows who holds what."""
     if settings.redis_url is None:
         return None
     timeout = settings.dependency_timeout_seconds
     return Redis.from_url(
         settings.redis_url,
+        client_name=f"tollway:{os.getpid()}:{next(_POOLS)}",
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         health_check_interval=5,

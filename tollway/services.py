@@ -14,6 +14,7 @@ from tollway.alerts.security import SecurityService
 from tollway.audit.service import AuditService
 from tollway.auth.login_guard import AdminLoginGuard
 from tollway.auth.tokens import TokenAuthority
+from tollway.connections import Connections
 from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog
 from tollway.costs.recommendations import RecommendationService
@@ -42,6 +43,9 @@ class Services:
     """Everything resolvers call; connections inside are opened by the app lifespan."""
 
     settings: Settings
+    connections: Connections
+    """The process's shared Redis pool, limit storage, event bus and signals (the fields
+    below are the same objects)."""
     bus: EventBus
     signals: Signals
     redis: Redis | None

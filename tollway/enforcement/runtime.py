@@ -9,16 +9,15 @@ import gc
 import logging
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-
 from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
+from tollway.connections import Connections
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.activity import ActivityRecorder, Denial, security_event_data
 from tollway.enforcement.route_store import load_route_rules
 from tollway.enforcement.routes import RouteRule, RouteTable
 from tollway.enforcement.verifier import Verifier
-from tollway.events import INVALIDATIONS_CHANNEL, SECURITY_CHANNEL, EventBus
+from tollway.events import INVALIDATIONS_CHANNEL, SECURITY_CHANNEL
 from tollway.heap import release_freed_memory
 from tollway.keys.cache import KeyCache
 from tollway.keys.records import fetch_key_record
@@ -27,11 +26,7 @@ from tollway.metering.live import LiveMetricsPublisher
 from tollway.metering.usage_process import UsageProcessWriter
 from tollway.metering.writer import UsageWriter
 from tollway.privacy import AddressPolicy
-from tollway.ratelimit import Limiter, MemoryStorage
-from tollway.ratelimit.base import LimitStorage
-from tollway.ratelimit.failover import FailoverStorage, FailureMode
-from tollway.ratelimit.redis import RedisStorage
-from tollway.redis_client import make_redis
+from tollway.ratelimit import Limiter
 from tollway.settings import Settings
 from tollway.signals import Signals, Topic
 
@@ -45,14 +40,6 @@ POLICY_REFRESH_SECONDS = 300.0
 SWEEP_SECONDS = 60.0
 RELEASE_AFTER_KEYS = 1000
 """A sweep dropping at least this many keys also drops check plans and trims the heap."""
-
-
-def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
-    """Redis counters (falling back as the settings say) when Redis is configured, else memory."""
-    if redis is None:
-        return MemoryStorage()
-    primary = RedisStorage(redis, timeout=settings.dependency_timeout_seconds)
-    return FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
 
 
 def make_usage_writer(
@@ -76,11 +63,21 @@ def make_usage_writer(
 class EnforcementRuntime:
     """Process-wide state of one middleware instance."""
 
-    def __init__(self, settings: Settings, routes: Iterable[RouteRule] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        routes: Iterable[RouteRule] = (),
+        *,
+        connections: Connections | None = None,
+    ) -> None:
+        """`connections`: the process's shared ones (Tollway's own app passes them); without,
+        the runtime opens its own and closes them when it stops."""
         self.settings = settings
         self.code_routes = list(routes)
-        self.redis = make_redis(settings)
-        self.storage = storage = make_limit_storage(settings, self.redis)
+        self._owns_connections = connections is None
+        self.connections = connections or Connections.for_settings(settings)
+        self.redis = self.connections.redis
+        self.storage = storage = self.connections.limits
         self.cache = KeyCache(
             fetch_key_record,
             ttl=settings.key_cache_seconds,
@@ -100,9 +97,11 @@ class EnforcementRuntime:
         self.addresses = AddressPolicy(settings.usage_anonymize_ips)
         """How client addresses are stored (whole, or their network), by tenant."""
         self.activity = ActivityRecorder(self._publish_security_events, self.addresses)
-        self.bus = EventBus(settings.broadcast_url)
+        self.bus = self.connections.bus
         self.bus.on_reconnect(self._events_missed)
-        self.usage = make_usage_writer(settings, LiveMetricsPublisher(self.bus), Signals(self.bus))
+        self.usage = make_usage_writer(
+            settings, LiveMetricsPublisher(self.bus), self.connections.signals
+        )
         self.started = False
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -146,11 +145,9 @@ class EnforcementRuntime:
             with contextlib.suppress(Exception):
                 await self.activity.flush()
             await self.usage.close()  # whatever arrived while stopping
-            await self.bus.disconnect()
             await self.verifier.limiter.aclose()  # leased units go back
-            await self.storage.aclose()
-            if self.redis is not None:
-                await self.redis.aclose()
+            if self._owns_connections:
+                await self.connections.aclose()
             await release_database()
 
     def _publish_security_events(self, events: list[Denial]) -> None:

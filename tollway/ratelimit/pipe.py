@@ -114,8 +114,11 @@ class ScriptPipe:
         password: str | None = None,
         use_ssl: bool = False,
         timeout: float = 1.0,
+        client_name: str | None = None,
     ) -> None:
+        """`client_name`: what `CLIENT LIST` calls the connection."""
         self.script = script
+        self._client_name = client_name
         self.sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis' script id)
         self._address = (host, port)
         self._db = db
@@ -140,6 +143,7 @@ class ScriptPipe:
             password=kwargs.get("password"),
             use_ssl=bool(kwargs.get("ssl", False)),
             timeout=timeout,
+            client_name=f"{kwargs['client_name']}:limits" if kwargs.get("client_name") else None,
         )
 
     async def _connect(self) -> _Protocol:
@@ -155,6 +159,8 @@ class ScriptPipe:
                     setup.append(encode_command(*auth))
                 if self._db:
                     setup.append(encode_command("SELECT", self._db))
+                if self._client_name:
+                    setup.append(encode_command("CLIENT", "SETNAME", self._client_name))
                 for command in setup:
                     future: asyncio.Future[Any] = loop.create_future()
                     protocol.send(command, future)

@@ -116,10 +116,8 @@ class WebhookDispatcher:
         self._plain: dict[str, str] = {}
 
     async def aclose(self) -> None:
-        """Close the HTTP pool and the rate-limit storage."""
+        """Close the HTTP pool (the limit storage belongs to the process's connections)."""
         await self.sender.aclose()
-        if self.limiter is not None:
-            await self.limiter.storage.aclose()
 
     async def run(self) -> None:
         """Deliver continuously: keep up to `max_in_flight` deliveries going, claim more as
