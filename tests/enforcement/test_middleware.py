@@ -6,12 +6,13 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import GraphQL
-from tests.enforcement.conftest import Protected
+from tests.conftest import GraphQL, LiveServer
+from tests.enforcement.conftest import Protected, downstream
 from tests.keyhelpers import create_key
 from tollway.enforcement import EnforcementMiddleware, RouteRule
 from tollway.models import SecurityEvent
@@ -379,3 +380,21 @@ async def test_verify_api_key_without_a_client_address(gql: GraphQL) -> None:
     assert "None" not in missing["detail"] and "clientIp" in missing["detail"]
     given = (await gql.data(verify, {"k": listed, "ip": "10.9.8.7"}))["verifyApiKey"]
     assert given["valid"]
+
+
+async def test_the_runtime_starts_and_stops_with_the_apps_lifespan(server: LiveServer) -> None:
+    middleware = EnforcementMiddleware(downstream(), settings=server.settings)
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await incoming.put({"type": "lifespan.startup"})
+    seen: list[tuple[str, bool]] = []
+
+    async def receive() -> dict[str, Any]:
+        return await incoming.get()
+
+    async def send(message: Any) -> None:
+        seen.append((message["type"], middleware.runtime.started))
+        if message["type"] == "lifespan.startup.complete":
+            await incoming.put({"type": "lifespan.shutdown"})
+
+    await middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert seen == [("lifespan.startup.complete", True), ("lifespan.shutdown.complete", False)]

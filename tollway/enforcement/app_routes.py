@@ -14,6 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from tollway.asgi import Scope
+
 logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 32  # wrapped middleware to look through for the router
@@ -27,7 +29,7 @@ class AppRoutes:
         self._routes = _find_routes(app)
         self._cache: dict[tuple[str, str], str | None] = {}
 
-    def template(self, scope: dict[str, Any]) -> str | None:
+    def template(self, scope: Scope) -> str | None:
         """The template the app's router would match for `scope`; None for no route."""
         if not self._routes:
             return None
@@ -56,7 +58,7 @@ def _find_routes(app: Any) -> Sequence[Any]:
     return ()
 
 
-def _match(routes: Sequence[Any], scope: dict[str, Any], depth: int) -> str | None:
+def _match(routes: Sequence[Any], scope: Scope, depth: int) -> str | None:
     """As Starlette's router: the first full match, else the first partial one (a route
     for another method); through mounts, the innermost route, as the app records it."""
     partial: tuple[Any, dict[str, Any]] | None = None
@@ -76,7 +78,7 @@ def _match(routes: Sequence[Any], scope: dict[str, Any], depth: int) -> str | No
     return None
 
 
-def _template(route: Any, scope: dict[str, Any], depth: int) -> str | None:
+def _template(route: Any, scope: Scope, depth: int) -> str | None:
     path = getattr(route, "path", None)
     own = path if isinstance(path, str) and path else None
     inner = getattr(route, "routes", None)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from tollway.asgi import Scope
 from tollway.keys.records import KeyRecord
 from tollway.metering.records import RawUsage
 
@@ -47,7 +47,7 @@ class UsageCapture:
         self.recorded = False  # the usage event is in the writer's hands
 
     def record(
-        self, scope: dict[str, Any], status: int, response_bytes: int, error_code: str | None = None
+        self, scope: Scope, status: int, response_bytes: int, error_code: str | None = None
     ) -> RawUsage:
         """The usage event, once the response has been sent (a plain tuple: the writer
         makes the `UsageRecord` off the request path)."""
@@ -69,7 +69,7 @@ class UsageCapture:
         )  # fmt: skip
 
 
-def _app_route(scope: dict[str, Any]) -> str:
+def _app_route(scope: Scope) -> str:
     """The downstream app's route template (Starlette puts the matched route in the scope),
     never the raw path, so routes stay few."""
     route = scope.get("route")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+
+from tollway.asgi import Scope
 
 
 class ClientAddress:
@@ -14,7 +15,7 @@ class ClientAddress:
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
 
-    def of(self, scope: Any, forwarded: str | None) -> str | None:
+    def of(self, scope: Scope, forwarded: str | None) -> str | None:
         """The client of an ASGI `scope` whose X-Forwarded-For header is `forwarded`."""
         client = scope.get("client")
         peer: str | None = client[0] if client else None

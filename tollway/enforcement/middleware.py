@@ -9,10 +9,11 @@ reach it with `scope["tollway.principal"]` (a `KeyRecord`) and leave with RateLi
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 
+from tollway.asgi import ASGIApp, Message, Receive, Scope, Send
 from tollway.enforcement.app_routes import AppRoutes
 from tollway.enforcement.capture import UsageCapture
 from tollway.enforcement.client_address import ClientAddress
@@ -22,17 +23,22 @@ from tollway.enforcement.routes import RouteRule
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.settings import Settings, load_settings
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
+logger = logging.getLogger(__name__)
+
 PROBLEM_CONTENT_TYPE = (b"content-type", b"application/problem+json")
 
 
 class EnforcementMiddleware:
-    """API-key auth, IP/origin/scope checks, rate limits and quotas for HTTP requests."""
+    """API-key auth, IP/origin/scope checks, rate limits and quotas for HTTP requests.
+
+    The runtime (key cache, limiter, usage writer, connections) starts with the app's
+    lifespan and stops with it; under a server that sends no lifespan events it starts on the
+    first request instead.
+    """
 
     def __init__(
         self,
-        app: Any,
+        app: ASGIApp,
         *,
         settings: Settings | None = None,
         routes: Iterable[RouteRule] = (),
@@ -43,10 +49,10 @@ class EnforcementMiddleware:
         self.runtime = runtime or EnforcementRuntime(settings or load_settings(), routes)
         self._clients = ClientAddress(self.runtime.settings.trusted_proxies)
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
-                await self.app(scope, receive, self._watch_shutdown(send))
+                await self.app(scope, receive, self._follow_lifespan(send))
             else:
                 await self.app(scope, receive, send)
             return
@@ -122,16 +128,24 @@ class EnforcementMiddleware:
                 status = usage.status or 500
                 runtime.usage.add_raw(usage.record(scope, status, usage.response_bytes))
 
-    def _watch_shutdown(self, send: Any) -> Any:
-        async def watched(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+    def _follow_lifespan(self, send: Send) -> Send:
+        """Start the runtime once the app has started, stop it once the app has stopped."""
+
+        async def followed(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                try:
+                    await self.runtime.start()
+                except Exception as exc:
+                    logger.exception("Tollway enforcement could not start")
+                    message = {"type": "lifespan.startup.failed", "message": str(exc)}
+            elif message["type"] == "lifespan.shutdown.complete":
                 await self.runtime.stop()
             await send(message)
 
-        return watched
+        return followed
 
 
-async def _send_problem(send: Any, status: int, body: bytes, extra: list[Header]) -> None:
+async def _send_problem(send: Send, status: int, body: bytes, extra: list[Header]) -> None:
     """Send the problem response (`problems.problem_body`'s status and body)."""
     headers = [PROBLEM_CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -85,9 +85,10 @@ class EnforcementRuntime:
         )
         self.adjustments = AdjustmentTable()
         reserve = settings.ratelimit_reserve_units if self.redis is not None else 0
+        self.limiter = Limiter(storage, reserve_units=reserve)
         self.verifier = Verifier(
             self.cache,
-            Limiter(storage, reserve_units=reserve),
+            self.limiter,
             RouteTable(self.code_routes),
             self.adjustments,
             invalid_key_budget=settings.invalid_key_budget,
@@ -121,7 +122,7 @@ class EnforcementRuntime:
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
                 asyncio.create_task(self.activity.run(), name="tollway-activity"),
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
-                asyncio.create_task(self.verifier.limiter.maintain(), name="tollway-leases"),
+                asyncio.create_task(self.limiter.maintain(), name="tollway-leases"),
                 asyncio.create_task(self._sweep_idle_keys(), name="tollway-key-sweep"),
             ]
             self.started = True
@@ -145,7 +146,7 @@ class EnforcementRuntime:
             with contextlib.suppress(Exception):
                 await self.activity.flush()
             await self.usage.close()  # whatever arrived while stopping
-            await self.verifier.limiter.aclose()  # leased units go back
+            await self.limiter.aclose()  # leased units go back
             if self._owns_connections:
                 await self.connections.aclose()
             await release_database()
@@ -196,7 +197,7 @@ class EnforcementRuntime:
         else:
             if stored != self._stored_routes:
                 self._stored_routes = stored
-                self.verifier.routes = RouteTable([*self.code_routes, *stored])
+                self.verifier.use_routes(RouteTable([*self.code_routes, *stored]))
 
     async def _sweep_idle_keys(self) -> None:
         """Once a minute, drop keys long unused; after many, their check plans too, and give
@@ -204,7 +205,7 @@ class EnforcementRuntime:
         while not self._stopping:
             await asyncio.sleep(SWEEP_SECONDS)
             if self.cache.sweep() >= RELEASE_AFTER_KEYS:
-                self.verifier.limiter.forget_plans()
+                self.limiter.forget_plans()
                 release_freed_memory()
 
     async def _refresh_policies(self) -> None:

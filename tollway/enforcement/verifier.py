@@ -94,6 +94,10 @@ class Verifier:
         self.adjustments = adjustments if adjustments is not None else AdjustmentTable()
         self.invalid_keys = InvalidKeyBudget(invalid_key_budget, 60, limiter.clock)
 
+    def use_routes(self, routes: RouteTable) -> None:
+        """Match requests against `routes` from now on (the stored route rules changed)."""
+        self.routes = routes
+
     def _windows(
         self,
         key: Subject,
