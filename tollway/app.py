@@ -61,12 +61,7 @@ logger = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     connections = Connections.for_settings(settings)
-    bus, signals, redis, limits = (
-        connections.bus,
-        connections.signals,
-        connections.redis,
-        connections.limits,
-    )
+    bus, signals = connections.bus, connections.signals
     audit = AuditService(bus, settings.graphql_page_size_max)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
@@ -81,49 +76,26 @@ def build_services(settings: Settings) -> Services:
     keys = KeyService(audit, plans, bus, outbox, settings.graphql_page_size_max)
     health = HealthChecker(
         bus,
-        redis,
+        connections.redis,
         timeout=settings.dependency_timeout_seconds,
         heartbeat_seconds=settings.worker_heartbeat_seconds,
     )
     alerts = AlertStore(bus, outbox, settings.graphql_page_size_max)
     detectors = Detectors(analytics, costs, budgets, keys, audit, health)
-    alert_engine = AlertEngine(
-        RuleEvaluator(analytics, costs, budgets),
-        detectors.all(),
-        alerts,
-        settings.alert_interval_seconds,
-        holder=f"{socket.gethostname()}:{os.getpid()}",
-        signals=signals,
-        healthy=detectors.live_components_healthy,
-    )
+    rules = RuleEvaluator(analytics, costs, budgets)
+    alert_engine = make_alert_engine(settings, connections, rules, detectors, alerts)
     box = SecretBox(settings.signing_key(), "webhook-secrets")
-    dispatcher = WebhookDispatcher(
-        Sender(
-            settings.webhook_timeout_seconds,
-            allow_private=settings.webhook_allow_private_networks,
-            max_connections=settings.webhook_max_in_flight,
-        ),
-        box,
-        outbox,
-        alert_on_disabled_endpoints(alerts),
-        Limiter(limits),
-        DispatchPolicy(
-            schedule=settings.webhook_retry_schedule,
-            lease_seconds=settings.webhook_lease_seconds,
-            disable_after=timedelta(days=settings.webhook_disable_after_days),
-            max_in_flight=settings.webhook_max_in_flight,
-            poll_seconds=settings.webhook_poll_seconds,
-        ),
-        signals=signals,
-    )
+    dispatcher = webhook_dispatcher(settings, connections, box, outbox, alerts)
     return Services(
         settings=settings,
         connections=connections,
         bus=bus,
         signals=signals,
-        redis=redis,
+        redis=connections.redis,
         tokens=token_authority(settings),
-        login_guard=AdminLoginGuard(Limiter(limits), settings.admin_auth_failures_per_minute),
+        login_guard=AdminLoginGuard(
+            Limiter(connections.limits), settings.admin_auth_failures_per_minute
+        ),
         audit=audit,
         tenants=TenantService(audit, settings.graphql_page_size_max),
         data_policies=DataPolicyService(audit, bus, data_policy_defaults(settings)),
@@ -152,6 +124,54 @@ def build_services(settings: Settings) -> Services:
         webhook_messages=WebhookMessageService(audit, outbox, settings.graphql_page_size_max),
         webhooks=dispatcher,
     )  # fmt: skip
+
+
+def make_alert_engine(
+    settings: Settings,
+    connections: Connections,
+    rules: RuleEvaluator,
+    detectors: Detectors,
+    alerts: AlertStore,
+) -> AlertEngine:
+    """The alert engine: the rules and every detector, evaluated by one worker per tick."""
+    return AlertEngine(
+        rules,
+        detectors.all(),
+        alerts,
+        settings.alert_interval_seconds,
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        signals=connections.signals,
+        healthy=detectors.live_components_healthy,
+    )
+
+
+def webhook_dispatcher(
+    settings: Settings,
+    connections: Connections,
+    box: SecretBox,
+    outbox: WebhookOutbox,
+    alerts: AlertStore,
+) -> WebhookDispatcher:
+    """The dispatcher the settings describe; a disabled endpoint raises an alert."""
+    return WebhookDispatcher(
+        Sender(
+            settings.webhook_timeout_seconds,
+            allow_private=settings.webhook_allow_private_networks,
+            max_connections=settings.webhook_max_in_flight,
+        ),
+        box,
+        outbox,
+        alert_on_disabled_endpoints(alerts),
+        Limiter(connections.limits),
+        DispatchPolicy(
+            schedule=settings.webhook_retry_schedule,
+            lease_seconds=settings.webhook_lease_seconds,
+            disable_after=timedelta(days=settings.webhook_disable_after_days),
+            max_in_flight=settings.webhook_max_in_flight,
+            poll_seconds=settings.webhook_poll_seconds,
+        ),
+        signals=connections.signals,
+    )
 
 
 def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
