@@ -16,14 +16,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from tollway.auth.principal import READ_ROLES, Principal
+from tollway.costs.recommendation_types import (
+    KIND_ORDER,
+    SEVERITY_ORDER,
+    Evidence,
+    Recommendation,
+    RecommendationKind,
+    RecommendationSeverity,
+)
 from tollway.costs.service import CostDimension, CostLine, CostService
 from tollway.keys.limits import windows_from_json
 from tollway.metering.analytics import AnalyticsService, UsageQuery
@@ -46,53 +52,6 @@ MIN_KEY_AGE = timedelta(days=7)
 _PEAK_LEVELS = ((3600, Granularity.HOUR, "hour"), (86_400, Granularity.DAY, "day"))
 
 Clock = Callable[[], datetime]
-
-
-class RecommendationKind(StrEnum):
-    """What a recommendation is about."""
-
-    KEY_NEAR_QUOTA = "KEY_NEAR_QUOTA"
-    FAILING_ROUTE_SPEND = "FAILING_ROUTE_SPEND"
-    TOP_COST_DRIVER = "TOP_COST_DRIVER"
-    UNUSED_KEY = "UNUSED_KEY"
-    LIMIT_ABOVE_PEAK = "LIMIT_ABOVE_PEAK"
-
-
-class RecommendationSeverity(StrEnum):
-    """How urgent acting on a recommendation is."""
-
-    CRITICAL = "CRITICAL"
-    WARNING = "WARNING"
-    INFO = "INFO"
-
-
-_SEVERITY_ORDER = {s: i for i, s in enumerate(RecommendationSeverity)}
-_KIND_ORDER = {k: i for i, k in enumerate(RecommendationKind)}
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One fact behind a recommendation, as a name and a display value."""
-
-    name: str
-    value: str
-
-
-@dataclass(slots=True)
-class Recommendation:
-    """Something worth doing, why, and what it is about."""
-
-    kind: RecommendationKind
-    severity: RecommendationSeverity
-    title: str
-    action: str
-    evidence: list[Evidence]
-    tenant_id: UUID | None = None
-    key_id: UUID | None = None
-    route: str | None = None
-    service: str | None = None
-    amount: Decimal | None = None
-    currency: str | None = None
 
 
 def _percent(part: float, whole: float) -> str:
@@ -137,7 +96,7 @@ class RecommendationService:
             *await self._unused_keys(principal, tenant, keys, now),
             *await self._limits_above_peak(tenant, keys, now),
         ]
-        found.sort(key=lambda r: (_SEVERITY_ORDER[r.severity], _KIND_ORDER[r.kind]))
+        found.sort(key=lambda r: (SEVERITY_ORDER[r.severity], KIND_ORDER[r.kind]))
         return found
 
     async def _near_quota(

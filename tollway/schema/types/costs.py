@@ -9,8 +9,8 @@ import strawberry
 
 from tollway.costs.forecast import ForecastStatus
 from tollway.costs.pricing import at_currency_scale, plain
-from tollway.costs.recommendations import Recommendation as RecommendationData
-from tollway.costs.recommendations import RecommendationKind, RecommendationSeverity
+from tollway.costs.recommendation_types import Recommendation as RecommendationData
+from tollway.costs.recommendation_types import RecommendationKind, RecommendationSeverity
 from tollway.costs.service import CostDimension
 from tollway.costs.service import CostLine as CostLineData
 from tollway.models import Budget as BudgetModel
