@@ -32,7 +32,7 @@ from tollway.settings import Settings, load_settings
 BOOTSTRAP_TOKEN = "test-bootstrap-token"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 FUZZ_REQUESTS = pytest.StashKey[dict[str, int]]()
-"""Requests tests/test_fuzz.py sent, per storage profile, for the session summary."""
+"""Requests tests/schema/test_fuzz.py sent, per storage profile, for the session summary."""
 
 
 def unavailable(reason: str) -> None:
@@ -99,7 +99,7 @@ def storage_settings(
         # Likewise webhook tests run their own dispatcher with a controllable clock.
         webhook_dispatch=False,
         # Tests fail logins on purpose from one address all session long; the throttle has
-        # tests of its own (tests/test_admin_logins.py).
+        # tests of its own (tests/auth/test_admin_logins.py).
         admin_auth_failures_per_minute=0,
         **overrides,
     )

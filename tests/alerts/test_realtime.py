@@ -17,8 +17,8 @@ from gql.transport.websockets import WebsocketsTransport
 from tests.conftest import BOOTSTRAP_TOKEN, SECRET_KEY, GraphQL, LiveServer, run_migrate
 from tests.keyhelpers import create_key
 from tests.processes import serving
+from tests.schema.test_websocket import open_raw, wait_until
 from tests.servers import PostgresServer, RedisServer
-from tests.test_websocket import open_raw, wait_until
 from tollway.auth.principal import Role
 from tollway.auth.tokens import TokenAuthority
 from tollway.events import EventBus, SlowSubscriber

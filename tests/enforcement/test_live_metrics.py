@@ -12,7 +12,7 @@ from tests.alerts.test_realtime import subscribe
 from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
-from tests.test_websocket import wait_until
+from tests.schema.test_websocket import wait_until
 from tollway.auth.principal import Role
 
 METRICS = gql(

@@ -1,7 +1,7 @@
 """Run in a process of its own, on a database of its own (nothing else writes to it): the
 rollup job's pace as events arrive and are rolled up. Prints one pace per line.
 
-python -m tests.idle_rollups <database url>
+python -m tests.worker.idle_rollups <database url>
 """
 
 from __future__ import annotations

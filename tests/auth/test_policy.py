@@ -15,9 +15,9 @@ import pytest
 import websockets
 from graphql import GraphQLObjectType
 
+from tests.auth.policy_calls import ROOTS, SCHEMA, Call, call, id_paths
 from tests.conftest import GraphQL, LiveServer
 from tests.keyhelpers import create_key
-from tests.policy_calls import ROOTS, SCHEMA, Call, call, id_paths
 from tollway.auth.ownership import IdKind
 from tollway.auth.policy import POLICY, role_table
 from tollway.auth.principal import Role
@@ -60,7 +60,7 @@ def test_every_id_argument_has_a_kind(operation: str) -> None:
 
 
 def test_readme_shows_the_table() -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert role_table() in readme, (
         "README's role table is stale: paste `python -m tollway.auth.policy`"
     )

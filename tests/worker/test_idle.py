@@ -104,7 +104,7 @@ async def test_rollups_report_idle_once_nothing_is_left(
         database_url = f"sqlite://{tmp_path}/rollups.db"
     run_migrate(database_url)
     done = subprocess.run(
-        [sys.executable, "-m", "tests.idle_rollups", database_url],
+        [sys.executable, "-m", "tests.worker.idle_rollups", database_url],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
