@@ -163,13 +163,8 @@ class CostService:
         if service is not None and service != OWN_API:
             await self.catalog.get(service)
         currencies = {s.name: s.currency for s in await self.catalog.list()}
-        by_route = any(r.route for r in rates) or CostDimension.ROUTE in group_by
         by_plan = any(r.plan for r in rates)
-        dims = [Dimension.TENANT, Dimension.SERVICE]
-        if by_route:
-            dims.append(Dimension.ROUTE)
-        if by_plan or CostDimension.API_KEY in group_by:
-            dims.append(Dimension.API_KEY)
+        dims = _dimensions_to_read(rates, group_by)
         first_day = midnight(start.date())
         since = midnight(_month_start(start.date()))
         filters: dict[Dimension, str | int] = {}
@@ -211,10 +206,8 @@ class CostService:
                 CostDimension.ROUTE: route,
                 CostDimension.DAY: day,
             }
-            group = {d: values[d] for d in group_by}
             currency = rate.currency if rate else currencies.get(name, "USD")
-            line_key = (*(repr(group[d]) for d in group_by), currency)
-            line = lines.setdefault(line_key, CostLine(group, currency, Decimal(0), 0, 0))
+            line = _line_of(lines, group_by, values, currency)
             line.amount += amount
             line.units += measures.units
             line.unpriced_units += 0 if rate else measures.unpriced_units
@@ -240,3 +233,28 @@ def _every_day(lines: list[CostLine], first: date, end: datetime) -> list[CostLi
         for day in days
         for currency in currencies
     ]
+
+
+def _dimensions_to_read(
+    rates: Sequence[Rate], group_by: Sequence[CostDimension]
+) -> list[Dimension]:
+    """The rollup dimensions costs need: tenant and service always; the route when a rate
+    or the grouping names one; the key when a rate is per plan or the grouping is per key."""
+    dims = [Dimension.TENANT, Dimension.SERVICE]
+    if any(r.route for r in rates) or CostDimension.ROUTE in group_by:
+        dims.append(Dimension.ROUTE)
+    if any(r.plan for r in rates) or CostDimension.API_KEY in group_by:
+        dims.append(Dimension.API_KEY)
+    return dims
+
+
+def _line_of(
+    lines: dict[tuple[Any, ...], CostLine],
+    group_by: Sequence[CostDimension],
+    values: dict[CostDimension, Any],
+    currency: str,
+) -> CostLine:
+    """The line of `values`' group and currency, started at zero when new."""
+    group = {d: values[d] for d in group_by}
+    line_key = (*(repr(group[d]) for d in group_by), currency)
+    return lines.setdefault(line_key, CostLine(group, currency, Decimal(0), 0, 0))
