@@ -53,7 +53,6 @@ class DataPolicy:
     anonymize_ips: bool
     request_log_retention_days: int
     security_event_retention_days: int
-    choices: DataPolicyChoices
 
 
 def data_policy_defaults(settings: Settings) -> DataPolicyChoices:
@@ -76,7 +75,6 @@ def in_force(choices: DataPolicyChoices, defaults: DataPolicyChoices) -> DataPol
         anonymize_ips=bool(pick("anonymize_ips")),
         request_log_retention_days=int(pick("request_log_retention_days")),
         security_event_retention_days=int(pick("security_event_retention_days")),
-        choices=choices,
     )
 
 
@@ -100,10 +98,6 @@ class DataPolicyService:
         self._audit = audit
         self._bus = bus
         self.defaults = defaults
-
-    def of(self, tenant: Tenant) -> DataPolicy:
-        """The policy in force for `tenant`."""
-        return in_force(DataPolicyChoices.of(tenant), self.defaults)
 
     async def choose(
         self, principal: Principal, tenant_id: UUID, choices: DataPolicyChoices

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import cast
 
@@ -78,17 +79,7 @@ class Tenant:
     def data_policy(self, info: Info) -> DataPolicy:
         """The data policy in force, and what of it the tenant chose itself."""
         policy = in_force(self.choices, info.context.services.data_policies.defaults)
-        chosen = self.choices
-        return DataPolicy(
-            anonymize_ips=policy.anonymize_ips,
-            request_log_retention_days=policy.request_log_retention_days,
-            security_event_retention_days=policy.security_event_retention_days,
-            chosen=DataPolicyChoice(
-                anonymize_ips=chosen.anonymize_ips,
-                request_log_retention_days=chosen.request_log_retention_days,
-                security_event_retention_days=chosen.security_event_retention_days,
-            ),
-        )
+        return DataPolicy(**asdict(policy), chosen=DataPolicyChoice(**self.choices.columns()))
 
     @classmethod
     def from_model(cls, model: TenantModel) -> Tenant:
