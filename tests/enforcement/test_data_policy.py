@@ -150,7 +150,7 @@ async def test_retention_follows_each_tenants_choice(gql: GraphQL, server: LiveS
     now = datetime.now(UTC)
     marker = uuid.uuid4().hex
     for tenant in (short, usual):
-        for age in (3, 40, 100):  # days
+        for age in (3, 3, 40, 40, 40, 100, 100):  # days; several batches of the job's below
             at = now - timedelta(days=age)
             await UsageEvent.create(
                 event_id=uuid.uuid4(), at=at, tenant_id=tenant, method="GET",
@@ -160,12 +160,13 @@ async def test_retention_follows_each_tenants_choice(gql: GraphQL, server: LiveS
                 at=at, tenant_id=tenant, reason="IP_NOT_ALLOWED", path=f"/{marker}",
                 method="GET", risk_score=10,
             )  # fmt: skip
-    await RetentionJob(retention_policy(server.settings)).run()
+    await RetentionJob(retention_policy(server.settings), batch_size=2).run()
 
     async def ages(model: Any, tenant: str) -> list[int]:
         rows = await model.filter(tenant_id=tenant, path=f"/{marker}").values_list("at", flat=True)
         return sorted(round((now - at).total_seconds() / 86400) for at in rows)
 
     # The deployment keeps the request log 30 days and security events 90.
-    assert await ages(UsageEvent, short) == [] and await ages(UsageEvent, usual) == [3]
-    assert await ages(SecurityEvent, short) == [] and await ages(SecurityEvent, usual) == [3, 40]
+    assert await ages(UsageEvent, short) == [] and await ages(UsageEvent, usual) == [3, 3]
+    assert await ages(SecurityEvent, short) == []
+    assert await ages(SecurityEvent, usual) == [3, 3, 40, 40, 40]

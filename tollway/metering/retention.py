@@ -44,10 +44,15 @@ class RetentionJob:
     """Deletes what is past its retention, in batches so that no lock is held for long."""
 
     def __init__(
-        self, policy: RetentionPolicy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        policy: RetentionPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        batch_size: int = DELETE_BATCH,
     ) -> None:
         self.policy = policy
         self.clock = clock
+        self.batch_size = batch_size
 
     async def run(self) -> dict[str, int]:
         """Delete expired events and rollups; returns how many rows went, per kind."""
@@ -98,10 +103,10 @@ class RetentionJob:
         )
         total = 0
         while True:
-            count = await client.execute_query(sql, [*parameters, DELETE_BATCH])
+            count = await client.execute_query(sql, [*parameters, self.batch_size])
             removed = int(count[0])
             total += removed
-            if removed < DELETE_BATCH:
+            if removed < self.batch_size:
                 return total
 
     async def _delete_rollups(self, granularity: Granularity, before: datetime) -> int:
