@@ -70,6 +70,14 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, which it may stop (the shared one serves everything else)."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
 def run_migrate(database_url: str) -> None:
     """`tollway migrate` in a subprocess, exactly as an operator runs it."""
     result = run_tollway("migrate", database_url=database_url)
@@ -230,7 +238,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if (
             "[postgres" in item.nodeid
             or "[redis" in item.nodeid
-            or {"postgres", "redis_server"} & set(fixtures)
+            or {"postgres", "redis_server", "own_redis"} & set(fixtures)
         ):
             item.add_marker(pytest.mark.postgres)
 

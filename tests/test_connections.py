@@ -4,26 +4,16 @@ server's own `CLIENT LIST` on a Redis of the test's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import redis
 
-from tests.conftest import start_redis
 from tests.processes import run_tollway, serving
 from tests.servers import RedisServer
 
 TOKEN = "twadm_connections-test-token"
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 def call(base: str, query: str, token: str = TOKEN) -> Any:

@@ -196,8 +196,18 @@ async def _follow(
                 await asyncio.wait({pump, lost}, return_when=asyncio.FIRST_COMPLETED)
                 for task in (pump, lost):
                     task.cancel()
+        raise_if_cancelled()
         await shared.changed(generation)  # subscribe again on the next connection
     await queue.put(None)
+
+
+def raise_if_cancelled() -> None:
+    """Honour a cancellation that surfaced as another error: cancelled inside
+    broadcaster's `subscribe`, its unsubscribe from a lost connection raises a connection
+    error in place of the CancelledError, which the caller's suppression then swallows."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _pump(subscriber: Any, channel: str, queue: Queue, overflow: asyncio.Event) -> None:

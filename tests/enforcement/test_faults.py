@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,14 +15,6 @@ from tollway.health.checks import HealthChecker, HealthStatus
 from tollway.keys.cache import DatabaseUnavailable, KeyCache
 from tollway.keys.records import KeyRecord
 from tollway.models import KeyStatus
-
-
-@pytest.fixture
-def own_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """A Redis this test may stop (the shared one serves everything else)."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 async def statuses(client: object, secret: str, n: int) -> list[int]:

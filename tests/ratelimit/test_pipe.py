@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 
 import pytest
 import uvloop
@@ -16,13 +15,6 @@ from tests.servers import RedisServer
 from tollway.ratelimit.pipe import ScriptPipe, encode_command
 
 ECHO = "return {KEYS[1], ARGV[1]}"
-
-
-@pytest.fixture
-def own_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 def pipe_for(server: RedisServer, timeout: float = 1.0) -> ScriptPipe:
