@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from tollway.clock import SYSTEM_CLOCK, Clock
 from tollway.events import EventBus
 from tollway.ratelimit import MemoryStorage
 from tollway.ratelimit.base import LimitStorage
@@ -23,12 +24,16 @@ from tollway.settings import Settings
 from tollway.signals import Signals
 
 
-def make_limit_storage(settings: Settings, redis: Redis | None) -> LimitStorage:
-    """Redis counters (falling back as the settings say) when Redis is configured, else memory."""
+def make_limit_storage(
+    settings: Settings, redis: Redis | None, clock: Clock = SYSTEM_CLOCK
+) -> LimitStorage:
+    """Redis counters (falling back as the settings say, retrying Redis by `clock`) when
+    Redis is configured, else memory."""
     if redis is None:
         return MemoryStorage()
     primary = RedisStorage(redis, timeout=settings.dependency_timeout_seconds)
-    return FailoverStorage(primary, FailureMode(settings.ratelimit_failure_mode))
+    mode = FailureMode(settings.ratelimit_failure_mode)
+    return FailoverStorage(primary, mode, clock=clock.monotonic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +46,11 @@ class Connections:
     signals: Signals
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Connections:
+    def for_settings(cls, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Connections:
         """One of each for `settings` (Redis and its storage only when Redis is configured)."""
         redis = make_redis(settings)
         bus = EventBus(settings.broadcast_url)
-        return cls(redis, make_limit_storage(settings, redis), bus, Signals(bus))
+        return cls(redis, make_limit_storage(settings, redis, clock), bus, Signals(bus))
 
     async def open(self) -> None:
         """Join the event bus (retried in the background while it is unreachable)."""

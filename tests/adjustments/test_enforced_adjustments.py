@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 
+from tests.clock import ManualClock, until
 from tests.conftest import GraphQL
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
+from tollway.adjustments.rules import KeyTraits
 
 CREATE = (
     "mutation($i: CreateLimitAdjustmentInput!) { createLimitAdjustment(input: $i) { id status } }"
@@ -65,21 +67,26 @@ async def test_boost_raises_and_ending_restores(gql: GraphQL, protected: Protect
 
 
 async def test_scheduled_adjustment_starts_and_expires_by_itself(
-    gql: GraphQL, protected: Protected
+    gql: GraphQL, protected: Protected, clock: ManualClock
 ) -> None:
     tenant = await gql.create_tenant()
     secret, _ = await create_key(gql, tenant, rateLimits=[{"limit": 1000, "windowSeconds": 3600}])
-    async with protected() as (client, _):
+    async with protected() as (client, middleware):
         assert await limit_seen(client, secret) == "1000"
         await adjust(
             gql, kind="THROTTLE", scope="TENANT", tenantId=tenant, multiplier=0.25,
             startsAt=at(1.0), endsAt=at(2.5),
         )  # fmt: skip
-        await asyncio.sleep(0.3)
+        soon = KeyTraits(None, tenant, None)
+
+        async def loaded() -> bool:
+            return bool(middleware.runtime.adjustments.in_force(soon, clock.millis() + 1500))
+
+        await until(loaded)
         assert await limit_seen(client, secret) == "1000"  # loaded, not yet started
-        await asyncio.sleep(1.0)
+        await clock.advance(1.0)
         assert await limit_seen(client, secret) == "250"
-        await asyncio.sleep(1.5)
+        await clock.advance(1.5)
         assert await limit_seen(client, secret) == "1000"  # expired, nobody ended it
 
 

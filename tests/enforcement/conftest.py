@@ -13,8 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.clock import ManualClock
 from tests.conftest import LiveServer
 from tollway.enforcement import EnforcementMiddleware, RouteRule
+from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.settings import Settings
 
 CLIENT_IP = "203.0.113.7"
@@ -36,9 +38,15 @@ Protected = Callable[..., Any]
 
 
 @pytest.fixture
-async def protected(server: LiveServer) -> AsyncIterator[Protected]:
+def clock() -> ManualClock:
+    """The clock of every instance `protected` makes in a test."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def protected(server: LiveServer, clock: ManualClock) -> AsyncIterator[Protected]:
     """`async with protected(routes=..., ip=..., settings=..., app=...) as (client,
-    middleware)`; the app defaults to `downstream()`."""
+    middleware)`; the app defaults to `downstream()`, and its runtime runs by `clock`."""
     opened: list[EnforcementMiddleware] = []
 
     @asynccontextmanager
@@ -48,9 +56,8 @@ async def protected(server: LiveServer) -> AsyncIterator[Protected]:
         settings: Settings | None = None,
         app: Any = None,
     ) -> AsyncIterator[tuple[httpx.AsyncClient, EnforcementMiddleware]]:
-        middleware = EnforcementMiddleware(
-            app or downstream(), settings=settings or server.settings, routes=routes
-        )
+        runtime = EnforcementRuntime(settings or server.settings, routes, clock=clock)
+        middleware = EnforcementMiddleware(app or downstream(), runtime=runtime)
         opened.append(middleware)
         transport = httpx.ASGITransport(app=middleware, client=(ip, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:

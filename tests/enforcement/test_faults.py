@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.clock import ManualClock
 from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
@@ -22,7 +23,11 @@ async def statuses(client: object, secret: str, n: int) -> list[int]:
 
 
 async def test_fail_open_keeps_limits_per_instance_and_recovers(
-    gql: GraphQL, protected: Protected, server: LiveServer, own_redis: RedisServer
+    gql: GraphQL,
+    protected: Protected,
+    server: LiveServer,
+    own_redis: RedisServer,
+    clock: ManualClock,
 ) -> None:
     settings = server.settings.model_copy(
         update={"redis_url": own_redis.url, "ratelimit_failure_mode": "open"}
@@ -36,13 +41,17 @@ async def test_fail_open_keeps_limits_per_instance_and_recovers(
         # Redis is gone: the local limiter takes over with the same limit, never a 500.
         assert await statuses(client, secret, 6) == [200] * 4 + [429] * 2
         own_redis.start()  # a fresh Redis: it remembers nothing
-        await asyncio.sleep(1.2)
+        await clock.advance(1.2)  # past the interval Redis is retried at
         # Back on Redis: the local limiter (exhausted) would refuse at once; Redis admits 4.
         assert await statuses(client, secret, 5) == [200] * 4 + [429]
 
 
 async def test_fail_closed_answers_503_and_recovers(
-    gql: GraphQL, protected: Protected, server: LiveServer, own_redis: RedisServer
+    gql: GraphQL,
+    protected: Protected,
+    server: LiveServer,
+    own_redis: RedisServer,
+    clock: ManualClock,
 ) -> None:
     settings = server.settings.model_copy(
         update={"redis_url": own_redis.url, "ratelimit_failure_mode": "closed"}
@@ -58,7 +67,7 @@ async def test_fail_closed_answers_503_and_recovers(
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["error_code"] == "SERVICE_UNAVAILABLE"
         own_redis.start()
-        await asyncio.sleep(1.2)
+        await clock.advance(1.2)  # past the interval Redis is retried at
         assert await statuses(client, secret, 1) == [200]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.clock import ManualClock, until
 from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import Protected, downstream
 from tests.keyhelpers import create_key
@@ -206,7 +207,14 @@ async def test_public_routes_are_limited_per_client_ip(gql: GraphQL, protected: 
         assert (await client.get("/status")).status_code == 200
 
 
-async def test_revoked_disabled_and_expired_keys(gql: GraphQL, protected: Protected) -> None:
+async def answers(client: httpx.AsyncClient, secret: str, status: int) -> bool:
+    """Whether a request with `secret` is answered with `status`."""
+    return (await client.get("/x", headers={"X-API-Key": secret})).status_code == status
+
+
+async def test_revoked_disabled_and_expired_keys(
+    gql: GraphQL, protected: Protected, clock: ManualClock
+) -> None:
     tenant = await gql.create_tenant()
     revoked, key_r = await create_key(gql, tenant)
     disabled, key_d = await create_key(gql, tenant)
@@ -223,7 +231,9 @@ async def test_revoked_disabled_and_expired_keys(gql: GraphQL, protected: Protec
             "mutation($id: ID!) { updateApiKey(id: $id, input: {status: DISABLED}) { apiKey { id } } }",
             {"id": key_d["id"]},
         )
-        await asyncio.sleep(1.1)
+        await clock.advance(1.1)
+        await until(lambda: answers(client, revoked, 401))
+        await until(lambda: answers(client, disabled, 401))
         assert_problem(
             await client.get("/x", headers={"X-API-Key": revoked}), 401, "API_KEY_REVOKED"
         )
@@ -235,7 +245,9 @@ async def test_revoked_disabled_and_expired_keys(gql: GraphQL, protected: Protec
         )
 
 
-async def test_rotation_grace_period(gql: GraphQL, protected: Protected) -> None:
+async def test_rotation_grace_period(
+    gql: GraphQL, protected: Protected, clock: ManualClock
+) -> None:
     tenant = await gql.create_tenant()
     old, key = await create_key(gql, tenant)
     instant_old, instant_key = await create_key(gql, tenant)
@@ -248,14 +260,16 @@ async def test_rotation_grace_period(gql: GraphQL, protected: Protected) -> None
         new_instant = (await gql.data(rotate, {"id": instant_key["id"], "g": 0}))["rotateApiKey"][
             "secret"
         ]
-        await asyncio.sleep(0.3)
+        await until(
+            lambda: answers(client, instant_old, 401)
+        )  # the old secret of an instant rotation is dropped as soon as it is announced
         assert (await client.get("/x", headers={"X-API-Key": old})).status_code == 200
         assert (await client.get("/x", headers={"X-API-Key": new})).json()["key"] == key["id"]
         assert_problem(
             await client.get("/x", headers={"X-API-Key": instant_old}), 401, "API_KEY_INVALID"
         )
         assert (await client.get("/x", headers={"X-API-Key": new_instant})).status_code == 200
-        await asyncio.sleep(2)
+        await clock.advance(2)
         assert_problem(await client.get("/x", headers={"X-API-Key": old}), 401, "API_KEY_INVALID")
         assert (await client.get("/x", headers={"X-API-Key": new})).status_code == 200
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -153,10 +153,12 @@ class ActivityRecorder:
             newer, at = self._usage.get(key_id, (0, last))
             self._usage[key_id] = (count + newer, max(last, at))
 
-    async def run(self, interval: float = 1.0) -> None:
-        """Flush every `interval` seconds until cancelled."""
+    async def run(
+        self, *, interval: float = 1.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """Flush every `interval` seconds (waited with `sleep`) until cancelled."""
         while True:
-            await asyncio.sleep(interval)
+            await sleep(interval)
             try:
                 await self.flush()
             except Exception as exc:

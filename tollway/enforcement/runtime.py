@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from tollway.adjustments.rules import AdjustmentTable
 from tollway.adjustments.service import load_adjustments
+from tollway.clock import SYSTEM_CLOCK, Clock, wait_event
 from tollway.connections import Connections
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.activity import ActivityRecorder, Denial, security_event_data
@@ -69,23 +70,27 @@ class EnforcementRuntime:
         routes: Iterable[RouteRule] = (),
         *,
         connections: Connections | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`connections`: the process's shared ones (Tollway's own app passes them); without,
-        the runtime opens its own and closes them when it stops."""
+        the runtime opens its own and closes them when it stops. `clock`: what the cache,
+        the limiter and every background loop read and sleep by."""
         self.settings = settings
         self.code_routes = list(routes)
+        self.clock = clock
         self._owns_connections = connections is None
-        self.connections = connections or Connections.for_settings(settings)
+        self.connections = connections or Connections.for_settings(settings, clock)
         self.redis = self.connections.redis
         self.storage = storage = self.connections.limits
         self.cache = KeyCache(
             fetch_key_record,
             ttl=settings.key_cache_seconds,
             keep_stale=settings.key_cache_keep_seconds,
+            clock=clock.monotonic,
         )
         self.adjustments = AdjustmentTable()
         reserve = settings.ratelimit_reserve_units if self.redis is not None else 0
-        self.limiter = Limiter(storage, reserve_units=reserve)
+        self.limiter = Limiter(storage, clock.millis, reserve_units=reserve)
         self.verifier = Verifier(
             self.cache,
             self.limiter,
@@ -120,9 +125,13 @@ class EnforcementRuntime:
             self._tasks = [
                 asyncio.create_task(self._refresh_policies(), name="tollway-policies"),
                 asyncio.create_task(self._listen_invalidations(), name="tollway-invalidations"),
-                asyncio.create_task(self.activity.run(), name="tollway-activity"),
+                asyncio.create_task(
+                    self.activity.run(sleep=self.clock.sleep), name="tollway-activity"
+                ),
                 asyncio.create_task(self.usage.run(), name="tollway-usage"),
-                asyncio.create_task(self.limiter.maintain(), name="tollway-leases"),
+                asyncio.create_task(
+                    self.limiter.maintain(sleep=self.clock.sleep), name="tollway-leases"
+                ),
                 asyncio.create_task(self._sweep_idle_keys(), name="tollway-key-sweep"),
             ]
             self.started = True
@@ -182,7 +191,7 @@ class EnforcementRuntime:
                     return
                 logger.warning("invalidation listener failed; resubscribing", exc_info=True)
                 self.cache.clear()
-            await asyncio.sleep(1.0)
+            await self.clock.sleep(1.0)
 
     async def _reload_policies(self) -> None:
         """Reload limit adjustments and route rules (both change rarely, from the admin API)."""
@@ -203,15 +212,13 @@ class EnforcementRuntime:
         """Once a minute, drop keys long unused; after many, their check plans too, and give
         the memory back (RSS falls after a load of many keys)."""
         while not self._stopping:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await self.clock.sleep(SWEEP_SECONDS)
             if self.cache.sweep() >= RELEASE_AFTER_KEYS:
                 self.limiter.forget_plans()
                 release_freed_memory()
 
     async def _refresh_policies(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLICY_REFRESH_SECONDS):
-                    await self._policies_changed.wait()
+            await wait_event(self._policies_changed, POLICY_REFRESH_SECONDS, self.clock)
             self._policies_changed.clear()
             await self._reload_policies()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,22 +31,29 @@ class LimiterUnavailable(Exception):
 
 
 class FailoverStorage:
-    """Uses `primary` while it answers; after a failure, retries it every `retry_seconds`."""
+    """Uses `primary` while it answers; after a failure, retries it every `retry_seconds`
+    of `clock` (monotonic seconds)."""
 
     def __init__(
-        self, primary: LimitStorage, mode: FailureMode, retry_seconds: float = 1.0
+        self,
+        primary: LimitStorage,
+        mode: FailureMode,
+        *,
+        retry_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.primary = primary
         self.fallback = MemoryStorage()
         self.mode = mode
         self._retry_seconds = retry_seconds
+        self._clock = clock
         self._down_until = 0.0
         self.name = primary.name
 
     @property
     def degraded(self) -> bool:
         """True while the primary is considered down."""
-        return self._down_until > time.monotonic()
+        return self._down_until > self._clock()
 
     async def apply(
         self,
@@ -63,7 +70,7 @@ class FailoverStorage:
                 return await self.primary.apply(checks, cost, now_ms, reserve, lease, final)
             except UNAVAILABLE as exc:
                 logger.warning("rate-limit storage unreachable (%s); failing %s", exc, self.mode)
-                self._down_until = time.monotonic() + self._retry_seconds
+                self._down_until = self._clock() + self._retry_seconds
         if self.mode is FailureMode.CLOSED:
             raise LimiterUnavailable("rate-limit storage unreachable")
         return await self.fallback.apply(checks, cost, now_ms, reserve, lease, final)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
+from tollway.clock import wall_clock_ms
 from tollway.ratelimit.base import LimitStorage
 from tollway.ratelimit.decision import Decision
 from tollway.ratelimit.memory import MemoryStorage
@@ -17,11 +17,6 @@ from tollway.ratelimit.types import Check, Quota, Window
 logger = logging.getLogger(__name__)
 MAX_PLANS = 100_000
 MAX_RESERVE = 100_000
-
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
 
 
 class Limiter:
@@ -137,11 +132,17 @@ class Limiter:
         """Give back the units of every reservation whose time has passed."""
         self.reservations.end_expired(self.clock())
 
-    async def maintain(self, period_ms: int = RESERVATION_MS // 4) -> None:
+    async def maintain(
+        self,
+        *,
+        period_ms: int = RESERVATION_MS // 4,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         """Run for ever: end expired reservations, so that a key gone quiet gives its
-        leased units back (and reports what it handed out) before its lease lapses."""
+        leased units back (and reports what it handed out) before its lease lapses.
+        `sleep` waits by the same clock the limiter reads."""
         while True:
-            await asyncio.sleep(period_ms / 1000)
+            await sleep(period_ms / 1000)
             self.end_expired_reservations()
 
     async def settle(self) -> None:
