@@ -12,7 +12,6 @@ import time
 from typing import Protocol
 
 
-
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
+from tollway.clock import SYSTEM_CLOCK, Clock, wait_event
 from tollway.events import AUDIT_CHANNEL, SECURITY_CHANNEL, EventBus
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ class Pace(Enum):
 class Signals:
     """The counts of every topic in this process, kept in step with the other instances."""
 
-    def __init__(self, bus: EventBus | None = None) -> None:
+    def __init__(self, bus: EventBus | None = None, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        """`clock`: what `wait` measures its limit by."""
         self.bus = bus
+        self._clock = clock
         self._counts: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._moved = asyncio.Event()
         self._last_published: dict[Topic, float] = {}
@@ -104,14 +107,12 @@ class Signals:
     async def wait(self, since: Counts, seconds: float) -> bool:
         """Wait until a topic of `since` moves past its count, at most `seconds`; True if
         one did."""
-        deadline = time.monotonic() + seconds
+        deadline = self._clock.monotonic() + seconds
         while not self.moved(since):
-            left = deadline - time.monotonic()
+            left = deadline - self._clock.monotonic()
             if left <= 0:
                 return False
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left):
-                    await self._moved.wait()
+            await wait_event(self._moved, left, self._clock)
         return True
 
     def start(self) -> None:

@@ -13,11 +13,11 @@ import logging
 import os
 import secrets
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tollway.clock import SYSTEM_CLOCK, Clock
 from tollway.models import WorkerHeartbeat
 from tollway.signals import Pace, Wake
 from tollway.sql import connection, dialect_of
@@ -47,7 +47,9 @@ class PeriodicJob:
 class Worker:
     """Runs periodic jobs until stopped."""
 
-    def __init__(self, heartbeat_seconds: float) -> None:
+    def __init__(self, heartbeat_seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        """`clock`: what job intervals are measured and waited by."""
+        self._clock = clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._started_at = datetime.now(UTC)
         self._jobs: list[PeriodicJob] = [
@@ -80,7 +82,7 @@ class Worker:
         while True:
             # Noted before the run: a change during it is not missed.
             seen = wake.signals.counts(wake.topics) if wake is not None else {}
-            started = time.monotonic()
+            started = self._clock.monotonic()
             pace: object = Pace.BUSY
             try:
                 pace = await job.run()
@@ -90,7 +92,8 @@ class Worker:
                 logger.exception("worker job %s failed", job.name)
             if wake is not None and pace is Pace.IDLE:
                 await wake.signals.wait(seen, wake.idle_seconds)
-            await asyncio.sleep(max(0.0, job.interval_seconds - (time.monotonic() - started)))
+            elapsed = self._clock.monotonic() - started
+            await self._clock.sleep(max(0.0, job.interval_seconds - elapsed))
 
     async def _heartbeat(self) -> None:
         """One upsert per beat; heartbeats of long-gone workers are swept once an hour."""

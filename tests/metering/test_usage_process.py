@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.clock import ManualClock
 from tests.conftest import LiveServer
 from tests.metering.test_writer import count, records
 from tollway.metering.records import UsageRecord
 from tollway.metering.usage_process import (
     PUBLISH_SECONDS,
+    RESTART_SECONDS,
     UsageProcessWriter,
     decode,
     event_id,
@@ -132,7 +134,8 @@ def test_event_ids_are_version_4_uuids_of_the_batch_and_the_index() -> None:
 async def test_a_dead_child_is_replaced(server: LiveServer) -> None:
     """Supervised: after the child is killed a new one takes over (after RESTART_SECONDS),
     so the serving loop writes to the database only meanwhile."""
-    writer = UsageProcessWriter(server.settings)
+    clock = ManualClock()
+    writer = UsageProcessWriter(server.settings, clock=clock)
     running = asyncio.create_task(writer.run())
     try:
         while writer.process_id is None:
@@ -144,6 +147,7 @@ async def test_a_dead_child_is_replaced(server: LiveServer) -> None:
         for record in batch[:100]:
             writer.add(record)
         await writer.flush()  # the loss is noticed: written in this process
+        await clock.advance(RESTART_SECONDS)
         async with asyncio.timeout(30):
             while writer.process_id in (None, first):
                 await asyncio.sleep(0.05)

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 
+from tests.clock import ManualClock, until
 from tests.conftest import LiveServer, run_migrate
 from tests.metering.traffic import roll_up, usage_record, write
 from tollway.alerts.engine import SLOW_EVERY
@@ -68,28 +69,31 @@ async def test_an_announcement_reaches_every_instance(server: LiveServer) -> Non
 
 
 async def test_an_idle_job_runs_again_only_when_signalled(server: LiveServer) -> None:
-    signals = Signals()
+    clock = ManualClock()
+    signals = Signals(clock=clock)
     runs: list[float] = []
 
     async def job() -> Pace:
-        runs.append(asyncio.get_running_loop().time())
+        runs.append(clock.monotonic())
         return Pace.IDLE
 
-    worker = Worker(heartbeat_seconds=3600)
+    async def ran(times: int) -> bool:
+        return len(runs) == times
+
+    worker = Worker(heartbeat_seconds=3600, clock=clock)
     worker.add_job(PeriodicJob("idle", 0.01, job, Wake(signals, (Topic.USAGE,), 3600)))
     worker.start()
     try:
-        await asyncio.sleep(0.5)
+        await until(lambda: ran(1))
+        await clock.advance(60)  # many intervals, well short of the idle limit
         assert len(runs) == 1
         signals.bump(Topic.CONFIG)  # not its topic
-        await asyncio.sleep(0.2)
+        await clock.advance(60)
         assert len(runs) == 1
         signals.bump(Topic.USAGE)
-        for _ in range(100):
-            if len(runs) == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert len(runs) == 2
+        await until(lambda: ran(2))
+        await clock.advance(3600)  # the idle limit: once more without a signal
+        await until(lambda: ran(3))
     finally:
         await worker.stop()
 

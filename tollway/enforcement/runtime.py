@@ -44,7 +44,7 @@ RELEASE_AFTER_KEYS = 1000
 
 
 def make_usage_writer(
-    settings: Settings, live: LiveMetricsPublisher, signals: Signals
+    settings: Settings, live: LiveMetricsPublisher, signals: Signals, clock: Clock
 ) -> UsageWriter | UsageProcessWriter:
     """The usage writer the settings ask for, publishing live metrics as it writes and
     announcing what it stored."""
@@ -53,7 +53,7 @@ def make_usage_writer(
         signals.announce(Topic.USAGE)
 
     if settings.usage_in_process:
-        return UsageProcessWriter(settings, summaries=live.publish, stored=stored)
+        return UsageProcessWriter(settings, summaries=live.publish, stored=stored, clock=clock)
     return UsageWriter(
         UsageJournal(settings.state_dir / "usage-journal"),
         observer=live.observe,
@@ -106,7 +106,7 @@ class EnforcementRuntime:
         self.bus = self.connections.bus
         self.bus.on_reconnect(self._events_missed)
         self.usage = make_usage_writer(
-            settings, LiveMetricsPublisher(self.bus), self.connections.signals
+            settings, LiveMetricsPublisher(self.bus), self.connections.signals, clock
         )
         self.started = False
         self._stopping = False

@@ -28,11 +28,11 @@ import logging
 import marshal
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+from tollway.clock import SYSTEM_CLOCK, Clock
 from tollway.metering.journal import UsageJournal
 from tollway.metering.live import summarise
 from tollway.metering.records import MAX_BUFFERED_BYTES, RawUsage, UsageRecord, raw_size
@@ -107,11 +107,13 @@ class UsageProcessWriter(FlushLoop):
         batch_size: int = 10_000,
         summaries: Callable[[Summary], None] | None = None,
         stored: Callable[[int], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`summaries` is called with the live-metrics summary (`live.summarise`) of each
         batch once it is written; `stored` with how many events were committed (by the child
-        or by this process), replays included."""
+        or by this process), replays included. `clock` times restarts and publishing."""
         self.settings = settings
+        self._clock = clock
         self.summaries = summaries
         self.stored = stored
         self.inline = UsageWriter(
@@ -203,7 +205,7 @@ class UsageProcessWriter(FlushLoop):
 
     def _retry_later(self) -> None:
         """No child: start one again after a backoff that doubles while starts fail."""
-        self._restart_at = time.monotonic() + self._restart_backoff
+        self._restart_at = self._clock.monotonic() + self._restart_backoff
         self._restart_backoff = min(self._restart_backoff * 2, MAX_RESTART_SECONDS)
 
     async def run(self) -> None:
@@ -236,9 +238,13 @@ class UsageProcessWriter(FlushLoop):
         self._publish()
 
     async def _periodic(self) -> None:
-        if self._process is None and not self._closing and time.monotonic() >= self._restart_at:
+        if (
+            self._process is None
+            and not self._closing
+            and self._clock.monotonic() >= self._restart_at
+        ):
             await self.start()  # supervised: a dead child is replaced
-        if self._buffer or time.monotonic() - self._last_cycle >= IDLE_SECONDS:
+        if self._buffer or self._clock.monotonic() - self._last_cycle >= IDLE_SECONDS:
             await self._ship()
 
     async def _ship(self) -> None:
@@ -246,7 +252,7 @@ class UsageProcessWriter(FlushLoop):
         rows are kept here: if the child dies, this process writes them (their ids drop
         whatever the child stored already)."""
         async with self._lock:
-            self._last_cycle = time.monotonic()
+            self._last_cycle = self._clock.monotonic()
             unconfirmed: list[Batch] = []
             rows, self._buffer, self._buffered_bytes = self._buffer, [], 0
             file_id, first = self.wal.file_id, self.wal.next_index - len(rows)
@@ -293,7 +299,7 @@ class UsageProcessWriter(FlushLoop):
         if stored and self.stored is not None:
             self.stored(stored)
         self._unpublished += summary
-        if time.monotonic() - self._last_published >= PUBLISH_SECONDS:
+        if self._clock.monotonic() - self._last_published >= PUBLISH_SECONDS:
             self._publish()
         return True
 
@@ -301,7 +307,7 @@ class UsageProcessWriter(FlushLoop):
         """Hand the summaries gathered so far to `summaries` (their groups may repeat a
         second, tenant, key and route: subscribers add them up)."""
         summary, self._unpublished = self._unpublished, []
-        self._last_published = time.monotonic()
+        self._last_published = self._clock.monotonic()
         if summary and self.summaries is not None:
             try:
                 self.summaries(summary)

@@ -3,8 +3,8 @@
 Imports neither models nor web code.
 """
 
-from tollway.ratelimit.decision import Decision
 from tollway.clock import wall_clock_ms
+from tollway.ratelimit.decision import Decision
 from tollway.ratelimit.limiter import Limiter
 from tollway.ratelimit.memory import MemoryStorage
 from tollway.ratelimit.types import Algorithm, Quota, QuotaPeriod, Window
