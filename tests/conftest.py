@@ -22,6 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.clock import ManualClock
 from tests.processes import run_tollway
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
 from tollway.app import build_app
@@ -60,6 +61,12 @@ def start_redis() -> RedisServer:
     except ServerUnavailable as exc:
         unavailable(str(exc))
         raise
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The test's clock: the protected app's runtime runs by it (tests/clock.py)."""
+    return ManualClock()
 
 
 @pytest.fixture(scope="session")

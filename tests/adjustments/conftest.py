@@ -1,5 +1,5 @@
 """The adjustments' enforcement tests use the protected app of the enforcement tests."""
 
-from tests.enforcement.conftest import clock, protected
+from tests.enforcement.conftest import protected
 
-__all__ = ["clock", "protected"]
+__all__ = ["protected"]

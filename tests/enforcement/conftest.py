@@ -38,12 +38,6 @@ Protected = Callable[..., Any]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """The clock of every instance `protected` makes in a test."""
-    return ManualClock()
-
-
-@pytest.fixture
 async def protected(server: LiveServer, clock: ManualClock) -> AsyncIterator[Protected]:
     """`async with protected(routes=..., ip=..., settings=..., app=...) as (client,
     middleware)`; the app defaults to `downstream()`, and its runtime runs by `clock`."""
