@@ -19,6 +19,7 @@ from tollway.enforcement.capture import UsageCapture
 from tollway.enforcement.client_address import ClientAddress
 from tollway.enforcement.headers import Header, ratelimit_headers
 from tollway.enforcement.problems import problem_body
+from tollway.enforcement.request_headers import read_headers
 from tollway.enforcement.routes import RouteRule
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.settings import Settings, load_settings
@@ -60,27 +61,11 @@ class EnforcementMiddleware:
         if not runtime.started:
             await runtime.start()
         started = time.perf_counter()
-        secret = origin = forwarded = agent = None
-        request_bytes = 0
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                secret = value.decode("latin-1").strip()
-            elif name == b"authorization" and secret is None:
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    secret = token.strip()
-            elif name == b"origin":
-                origin = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                forwarded = value.decode("latin-1")
-            elif name == b"user-agent":
-                agent = value.decode("latin-1")
-            elif name == b"content-length" and value.isdigit():
-                request_bytes = int(value)
-        client_ip = self._clients.of(scope, forwarded)
+        request = read_headers(scope["headers"])
+        client_ip = self._clients.of(scope, request.forwarded)
         method, path = scope["method"], scope["path"]
         verdict = await runtime.verifier.verify(
-            secret, method=method, path=path, client_ip=client_ip, origin=origin
+            request.secret, method=method, path=path, client_ip=client_ip, origin=request.origin
         )
         decision = verdict.decision
         extra = ratelimit_headers(decision, verdict.now_ms) if decision else []
@@ -89,7 +74,7 @@ class EnforcementMiddleware:
         record = verdict.record
         stored_ip = runtime.addresses.stored(client_ip, record.anonymize_ips if record else None)
         usage = UsageCapture(
-            started, method, path, stored_ip, agent, request_bytes, record,
+            started, method, path, stored_ip, request.agent, request.request_bytes, record,
             verdict.rule.name if verdict.rule else None,
             verdict.rule.cost if verdict.rule else 1,
         )  # fmt: skip
@@ -98,7 +83,7 @@ class EnforcementMiddleware:
                 usage.route = self._app_routes.template(scope)
             runtime.activity.denied(
                 verdict.code.value, method=method, path=path, client_ip=client_ip,
-                user_agent=agent, key=verdict.record, presented=secret,
+                user_agent=request.agent, key=record, presented=request.secret,
             )  # fmt: skip
             status, body = problem_body(verdict.code, verdict.detail)
             # Logged before the client can see the answer (see `metering/wal.py`).
@@ -108,6 +93,14 @@ class EnforcementMiddleware:
         if record is not None:
             runtime.activity.used(record.key_id, time.time())
             scope["tollway.principal"] = record
+        await self._serve(scope, receive, send, usage, extra)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, usage: UsageCapture, extra: list[Header]
+    ) -> None:
+        """Pass an admitted request to the app, adding `extra` headers to its response and
+        noting its status and size for the usage event."""
+        writer = self.runtime.usage
 
         async def send_observed(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -118,7 +111,7 @@ class EnforcementMiddleware:
                 usage.response_bytes += len(message.get("body", b""))
                 if not message.get("more_body"):  # logged before the client sees the end
                     usage.recorded = True
-                    runtime.usage.add_raw(usage.record(scope, usage.status, usage.response_bytes))
+                    writer.add_raw(usage.record(scope, usage.status, usage.response_bytes))
             await send(message)
 
         try:
@@ -126,7 +119,7 @@ class EnforcementMiddleware:
         finally:
             if not usage.recorded:  # the app failed, or ended without a last body
                 status = usage.status or 500
-                runtime.usage.add_raw(usage.record(scope, status, usage.response_bytes))
+                writer.add_raw(usage.record(scope, status, usage.response_bytes))
 
     def _follow_lifespan(self, send: Send) -> Send:
         """Start the runtime once the app has started, stop it once the app has stopped."""
