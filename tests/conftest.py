@@ -32,8 +32,9 @@ from tollway.settings import Settings, load_settings
 
 BOOTSTRAP_TOKEN = "test-bootstrap-token"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
-FUZZ_REQUESTS = pytest.StashKey[dict[str, int]]()
-"""Requests tests/schema/test_fuzz.py sent, per storage profile, for the session summary."""
+FUZZ_REQUESTS = "fuzz_requests"
+"""The user property under which tests/schema/test_fuzz.py reports (profile, requests sent),
+for the session summary (properties travel with reports, from xdist workers too)."""
 
 
 def unavailable(reason: str) -> None:
@@ -262,7 +263,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         "PostgreSQL/Redis-backed tests: "
         + ", ".join(f"{count} {outcome}" for outcome, count in backed.items()),
     )
-    fuzzed = terminalreporter.config.stash.get(FUZZ_REQUESTS, {})
+    fuzzed = {
+        value[0]: value[1]
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == FUZZ_REQUESTS
+    }
     if fuzzed:
         terminalreporter.write_sep(
             "-",

@@ -163,6 +163,6 @@ async def test_generated_operations_get_coded_answers(
                     for problem in problems(f"{role} {label}", response)
                 ]
                 sent += 1
-    request.config.stash.setdefault(FUZZ_REQUESTS, {})[str(request.node.callspec.id)] = sent
+    request.node.user_properties.append((FUZZ_REQUESTS, (request.node.callspec.id, sent)))
     assert sent >= len(tokens) * 60, "the schema produced too few operations to fuzz"
     assert not found, "\n".join(found[:20])
