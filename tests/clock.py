@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
@@ -46,10 +47,14 @@ class ManualClock:
             await asyncio.sleep(0)
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Poll `check` until it is true (what travels over real connections, such as an
-    invalidation, takes real time); fails after `timeout` real seconds."""
+async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Poll `check` (plain or async) until it is true (what travels over real connections,
+    such as an invalidation, takes real time); fails after `timeout` real seconds."""
     deadline = time.monotonic() + timeout
-    while not await check():
+    while not await _truth(check()):
         assert time.monotonic() < deadline, f"not true within {timeout} s"
         await asyncio.sleep(0.01)
+
+
+async def _truth(value: bool | Awaitable[bool]) -> bool:
+    return await value if inspect.isawaitable(value) else bool(value)

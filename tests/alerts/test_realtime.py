@@ -14,10 +14,11 @@ from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
+from tests.clock import until
 from tests.conftest import BOOTSTRAP_TOKEN, SECRET_KEY, GraphQL, LiveServer, run_migrate
 from tests.keyhelpers import create_key
 from tests.processes import serving
-from tests.schema.test_websocket import open_raw, wait_until
+from tests.schema.test_websocket import open_raw
 from tests.servers import PostgresServer, RedisServer
 from tollway.auth.principal import Role
 from tollway.auth.tokens import TokenAuthority
@@ -114,7 +115,7 @@ async def test_alert_from_traffic_on_one_instance_reaches_subscribers_on_another
             for _ in range(3):  # traffic through instance A: a revoked key still in use
                 result = await graphql(a, verify, {"k": secret}, BOOTSTRAP_TOKEN)
                 assert result["verifyApiKey"]["code"] == "API_KEY_REVOKED"
-            await wait_until(lambda: bool(seen_a), timeout=20)
+            await until(lambda: bool(seen_a), timeout=20)
             alert = seen_a[0]["alerts"]
             assert alert["kind"] == "REVOKED_KEY_USED" and alert["status"] == "OPEN"
             assert alert["tenantId"] == tenants[0]
@@ -202,7 +203,7 @@ async def test_security_events_stream_live_to_their_tenant(
         verify = "mutation($k: String!) { verifyApiKey(key: $k) { code } }"
         for _ in range(2):
             await gql.data(verify, {"k": secret})
-        await wait_until(lambda: len(seen) >= 2, timeout=10)
+        await until(lambda: len(seen) >= 2, timeout=10)
         assert [e["securityEvents"] for e in seen] == [
             {"reason": "API_KEY_REVOKED", "riskScore": 70, "keyId": key["id"]}
         ] * 2

@@ -9,10 +9,10 @@ from typing import Any
 from gql import gql
 
 from tests.alerts.test_realtime import subscribe
+from tests.clock import until
 from tests.conftest import GraphQL, LiveServer
 from tests.enforcement.conftest import Protected
 from tests.keyhelpers import create_key
-from tests.schema.test_websocket import wait_until
 from tollway.auth.principal import Role
 
 METRICS = gql(
@@ -47,7 +47,7 @@ async def test_metrics_stream_counts_every_request_of_every_instance(
             def total(points: list[dict[str, Any]], field: str) -> int:
                 return sum(p["metrics"][field] for p in points)
 
-            await wait_until(lambda: total(seen, "requests") >= 11, timeout=15)
+            await until(lambda: total(seen, "requests") >= 11, timeout=15)
             await asyncio.sleep(3)
         admitted, refused = statuses.count(200), statuses.count(429)
         assert refused >= 3 and admitted + refused == 11

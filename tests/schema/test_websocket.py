@@ -11,6 +11,7 @@ import websockets
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
+from tests.clock import until
 from tests.conftest import BOOTSTRAP_TOKEN, GraphQL, LiveServer
 from tollway.auth.principal import Role
 
@@ -51,13 +52,6 @@ async def start_subscriber(
     return task, received
 
 
-async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
-
-
 async def test_subscriber_receives_audit_events_of_its_tenant_only(
     gql: GraphQL, server: LiveServer
 ) -> None:
@@ -68,8 +62,8 @@ async def test_subscriber_receives_audit_events_of_its_tenant_only(
         rename = "mutation($id: ID!, $n: String!) { updateTenant(id: $id, input: {name: $n}) { tenant { id } } }"
         await gql.data(rename, {"id": tenant_b, "n": f"renamed-b-{tenant_b[:6]}"})
         await gql.data(rename, {"id": tenant_a, "n": f"renamed-a-{tenant_a[:6]}"})
-        await wait_until(lambda: any(e["targetId"] == tenant_a for e in seen_by_a))
-        await wait_until(lambda: {tenant_a, tenant_b} <= {e["targetId"] for e in seen_by_super})
+        await until(lambda: any(e["targetId"] == tenant_a for e in seen_by_a))
+        await until(lambda: {tenant_a, tenant_b} <= {e["targetId"] for e in seen_by_super})
         assert all(e["tenantId"] == tenant_a for e in seen_by_a)
         assert seen_by_a[0]["action"] == "tenant.update"
     finally:
