@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import NamedTuple
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
@@ -40,6 +41,7 @@ from tollway.keys.plans import PlanService, ensure_default_plans
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
 from tollway.metering.reporting import UsageReporter
+from tollway.metering.retention import RetentionPolicy
 from tollway.ratelimit import Limiter
 from tollway.redis_client import check_redis
 from tollway.services import Services
@@ -66,20 +68,10 @@ def build_services(settings: Settings) -> Services:
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings, connections=connections)
-    retention = retention_policy(settings)
-    analytics = AnalyticsService(
-        rollup_job(settings), retention.hour, settings.graphql_page_size_max
-    )
-    catalog = ServiceCatalog(audit)
-    costs = CostService(audit, catalog, analytics)
-    budgets = BudgetService(audit, catalog, costs, outbox)
+    spending = spending_services(settings, audit, outbox)
+    analytics, costs, budgets = spending.analytics, spending.costs, spending.budgets
     keys = KeyService(audit, plans, bus, outbox, settings.graphql_page_size_max)
-    health = HealthChecker(
-        bus,
-        connections.redis,
-        timeout=settings.dependency_timeout_seconds,
-        heartbeat_seconds=settings.worker_heartbeat_seconds,
-    )
+    health = health_checker(settings, connections)
     alerts = AlertStore(bus, outbox, settings.graphql_page_size_max)
     detectors = Detectors(analytics, costs, budgets, keys, audit, health)
     rules = RuleEvaluator(analytics, costs, budgets)
@@ -107,8 +99,8 @@ def build_services(settings: Settings) -> Services:
         routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
         analytics=analytics,
-        reporter=UsageReporter(retention.raw, signals),
-        catalog=catalog,
+        reporter=UsageReporter(spending.retention.raw, signals),
+        catalog=spending.catalog,
         costs=costs,
         budgets=budgets,
         recommendations=RecommendationService(analytics, costs),
@@ -124,6 +116,40 @@ def build_services(settings: Settings) -> Services:
         webhook_messages=WebhookMessageService(audit, outbox, settings.graphql_page_size_max),
         webhooks=dispatcher,
     )  # fmt: skip
+
+
+class SpendingServices(NamedTuple):
+    """Usage analytics and what is priced, charged and budgeted from it."""
+
+    retention: RetentionPolicy
+    analytics: AnalyticsService
+    catalog: ServiceCatalog
+    costs: CostService
+    budgets: BudgetService
+
+
+def spending_services(
+    settings: Settings, audit: AuditService, outbox: WebhookOutbox
+) -> SpendingServices:
+    """Analytics over the rollups, the service catalog, costs and budgets."""
+    retention = retention_policy(settings)
+    analytics = AnalyticsService(
+        rollup_job(settings), retention.hour, settings.graphql_page_size_max
+    )
+    catalog = ServiceCatalog(audit)
+    costs = CostService(audit, catalog, analytics)
+    budgets = BudgetService(audit, catalog, costs, outbox)
+    return SpendingServices(retention, analytics, catalog, costs, budgets)
+
+
+def health_checker(settings: Settings, connections: Connections) -> HealthChecker:
+    """The dependency checks behind `/readyz` and the `health` query."""
+    return HealthChecker(
+        connections.bus,
+        connections.redis,
+        timeout=settings.dependency_timeout_seconds,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+    )
 
 
 def make_alert_engine(

@@ -4,6 +4,7 @@ folding in each completed interval exactly once (re-running at the same `now` ch
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from tollway.alerts.baseline import Ewma
@@ -45,82 +46,46 @@ class AnomalyDetectors:
         current -= timedelta(minutes=current.minute % 5)
         last = current - ANOMALY_INTERVAL
         counts = await self._per_key(last, current)
-        found = []
         requests = await _Baselines.load("anomaly.requests")
         errors = await _Baselines.load("anomaly.errors")
-        keys = set(counts) | requests.subjects()
-        for key in keys:
-            tenant, n, failed = counts.get(key, (None, 0, 0))
-            rate = 100.0 * failed / n if n else 0.0
-            traffic = requests.judge(key, last)
-            if traffic is not None and (
-                n >= ANOMALY_MIN_REQUESTS or traffic.mean >= ANOMALY_MIN_REQUESTS
-            ):
-                z = traffic.z(float(n))
-                if abs(z) >= ANOMALY_Z:
-                    direction = "spike" if z > 0 else "drop"
-                    found.append(
-                        Condition(
-                            source="anomaly.traffic",
-                            kind="TRAFFIC_ANOMALY",
-                            subject=f"key:{key}",
-                            severity=Severity.WARNING,
-                            message=f"traffic {direction} on key {key}: {n} requests in 5 minutes, "
-                            f"usually {traffic.mean:.0f} (z = {z:+.1f})",
-                            tenant_id=tenant,
-                            key_id=UUID(key),
-                            value=float(n),
-                            threshold=traffic.mean,
-                        )
-                    )
-            usual = errors.judge(key, last) if n else None
-            if (
-                usual is not None and n >= ANOMALY_MIN_REQUESTS
-                and usual.z(rate) >= ANOMALY_Z and rate - usual.mean >= ERROR_RATE_MIN_JUMP
-            ):  # fmt: skip
-                found.append(
-                    Condition(
-                        source="anomaly.traffic",
-                        kind="ERROR_RATE_ANOMALY",
-                        subject=f"key:{key}/errors",
-                        severity=Severity.WARNING,
-                        message=f"error rate of key {key} is {rate:.1f}% over 5 minutes, "
-                        f"usually {usual.mean:.1f}%",
-                        tenant_id=tenant,
-                        key_id=UUID(key),
-                        value=rate,
-                        threshold=usual.mean,
-                    )
-                )
+        found = []
+        for key in set(counts) | requests.subjects():
+            traffic = counts.get(key, _KeyTraffic(None, 0, 0))
+            found += _traffic_conditions(key, traffic, requests.judge(key, last))
+            if traffic.requests:
+                found += _error_conditions(key, traffic, errors.judge(key, last))
         # The interval before `last` is complete and judged: fold it in (once), so that
         # `last` stays judged against the same baseline on every evaluation until it passes.
         previous = last - ANOMALY_INTERVAL
-        if requests.learned(previous):  # by an earlier evaluation within this interval
-            return found
-        earlier = await self._per_key(previous, last)
-        silent = (requests.subjects() | errors.subjects()) - set(earlier)
-        await requests.learn(
-            {k: float(n) for k, (_, n, _) in earlier.items()} | dict.fromkeys(silent, 0.0),
-            previous,
-        )
-        await errors.learn({k: 100.0 * f / n for k, (_, n, f) in earlier.items() if n}, previous)
+        if not requests.learned(previous):  # else learned by an earlier evaluation
+            await self._learn_traffic(requests, errors, previous, last)
         return found
 
-    async def _per_key(
-        self, start: datetime, end: datetime
-    ) -> dict[str, tuple[UUID | None, int, int]]:
+    async def _learn_traffic(
+        self, requests: _Baselines, errors: _Baselines, start: datetime, end: datetime
+    ) -> None:
+        earlier = await self._per_key(start, end)
+        silent = (requests.subjects() | errors.subjects()) - set(earlier)
+        await requests.learn(
+            {k: float(t.requests) for k, t in earlier.items()} | dict.fromkeys(silent, 0.0), start
+        )
+        await errors.learn({k: t.error_rate for k, t in earlier.items() if t.requests}, start)
+
+    async def _per_key(self, start: datetime, end: datetime) -> dict[str, _KeyTraffic]:
         rows = await self.analytics.buckets(
             WORKER, UsageQuery(start, end), [Dimension.TENANT, Dimension.API_KEY], None, False
         )
-        result: dict[str, tuple[UUID | None, int, int]] = {}
+        result: dict[str, _KeyTraffic] = {}
         for row in rows:
             key = row.group.get(Dimension.API_KEY)
             if key is None:
                 continue
             m = row.measures
             tenant = as_uuid(row.group.get(Dimension.TENANT))
-            _, n, failed = result.get(str(key), (tenant, 0, 0))
-            result[str(key)] = (tenant, n + m.requests, failed + m.errors - m.rejected)
+            seen = result.get(str(key), _KeyTraffic(tenant, 0, 0))
+            result[str(key)] = _KeyTraffic(
+                tenant, seen.requests + m.requests, seen.failed + m.errors - m.rejected
+            )
         return result
 
     async def cost_anomalies(self, now: datetime) -> list[Condition]:
@@ -164,6 +129,69 @@ class AnomalyDetectors:
             subject = f"tenant:{tenant}/service:{line.group[CostDimension.SERVICE]}"
             spend[subject] = (tenant, float(line.amount), line.currency)
         return spend
+
+
+class _KeyTraffic(NamedTuple):
+    """One key's traffic over an interval: requests, and those that failed (not refused)."""
+
+    tenant: UUID | None
+    requests: int
+    failed: int
+
+    @property
+    def error_rate(self) -> float:
+        return 100.0 * self.failed / self.requests if self.requests else 0.0
+
+
+def _traffic_conditions(key: str, traffic: _KeyTraffic, usual: Ewma | None) -> list[Condition]:
+    """A spike or drop of a key's requests against its baseline, once the key is busy enough."""
+    n = traffic.requests
+    if usual is None or (n < ANOMALY_MIN_REQUESTS and usual.mean < ANOMALY_MIN_REQUESTS):
+        return []
+    z = usual.z(float(n))
+    if abs(z) < ANOMALY_Z:
+        return []
+    direction = "spike" if z > 0 else "drop"
+    return [
+        Condition(
+            source="anomaly.traffic",
+            kind="TRAFFIC_ANOMALY",
+            subject=f"key:{key}",
+            severity=Severity.WARNING,
+            message=f"traffic {direction} on key {key}: {n} requests in 5 minutes, "
+            f"usually {usual.mean:.0f} (z = {z:+.1f})",
+            tenant_id=traffic.tenant,
+            key_id=UUID(key),
+            value=float(n),
+            threshold=usual.mean,
+        )
+    ]
+
+
+def _error_conditions(key: str, traffic: _KeyTraffic, usual: Ewma | None) -> list[Condition]:
+    """A jump of a key's error rate, both unusual (z) and large (percentage points)."""
+    rate = traffic.error_rate
+    if (
+        usual is None
+        or traffic.requests < ANOMALY_MIN_REQUESTS
+        or usual.z(rate) < ANOMALY_Z
+        or rate - usual.mean < ERROR_RATE_MIN_JUMP
+    ):
+        return []
+    return [
+        Condition(
+            source="anomaly.traffic",
+            kind="ERROR_RATE_ANOMALY",
+            subject=f"key:{key}/errors",
+            severity=Severity.WARNING,
+            message=f"error rate of key {key} is {rate:.1f}% over 5 minutes, "
+            f"usually {usual.mean:.1f}%",
+            tenant_id=traffic.tenant,
+            key_id=UUID(key),
+            value=rate,
+            threshold=usual.mean,
+        )
+    ]
 
 
 class _Baselines:

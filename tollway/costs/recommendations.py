@@ -32,6 +32,7 @@ from tollway.costs.recommendation_types import (
 )
 from tollway.costs.service import CostDimension, CostLine, CostService
 from tollway.keys.limits import windows_from_json
+from tollway.metering.aggregate import Measures
 from tollway.metering.analytics import AnalyticsService, UsageQuery
 from tollway.metering.dimensions import Dimension
 from tollway.metering.quota_use import quota_use
@@ -154,8 +155,7 @@ class RecommendationService:
         failing = {}
         for row in rows:
             m = row.measures
-            failed = m.errors - m.rejected
-            if m.requests >= FAILURE_MIN_REQUESTS and failed / m.requests >= FAILURE_RATE:
+            if m.requests >= FAILURE_MIN_REQUESTS and _failed(m) / m.requests >= FAILURE_RATE:
                 group = row.group
                 name = str(group.get(Dimension.SERVICE) or "api")
                 failing[(group.get(Dimension.TENANT), name, group.get(Dimension.ROUTE))] = m
@@ -170,36 +170,12 @@ class RecommendationService:
              c.group[CostDimension.ROUTE]): c
             for c in costs
         }  # fmt: skip
-        found = []
-        for (tenant_value, name, route), m in failing.items():
-            failed = m.errors - m.rejected
-            line = cost_of.get((_text(tenant_value), name, route))
-            wasted = None
-            evidence = [
-                Evidence("requests (7 days)", f"{m.requests:,}"),
-                Evidence("failed upstream", f"{failed:,} ({_percent(failed, m.requests)})"),
-                Evidence("server errors", f"{m.server_errors:,}"),
-            ]
-            if line is not None and line.amount > 0:
-                wasted = (line.amount * failed / m.requests).quantize(Decimal("0.01"))
-                evidence.append(Evidence("cost (7 days)", f"{line.amount:.2f} {line.currency}"))
-                evidence.append(Evidence("spent on failed calls", f"{wasted} {line.currency}"))
-            found.append(
-                Recommendation(
-                    kind=RecommendationKind.FAILING_ROUTE_SPEND,
-                    severity=RecommendationSeverity.WARNING,
-                    title=f"{route or name} fails {_percent(failed, m.requests)} of its calls",
-                    action="Fix or stop calling the failing route; failed calls are still "
-                    "counted and charged.",
-                    evidence=evidence,
-                    tenant_id=as_uuid(tenant_value),
-                    route=None if route is None else str(route),
-                    service=name,
-                    amount=wasted,
-                    currency=line.currency if line is not None else None,
-                )
+        return [
+            _failing_route(
+                tenant_value, name, route, m, cost_of.get((_text(tenant_value), name, route))
             )
-        return found
+            for (tenant_value, name, route), m in failing.items()
+        ]
 
     async def _cost_drivers(
         self, principal: Principal, tenant: UUID | None, now: datetime
@@ -352,6 +328,39 @@ async def _peaks(granularity: Granularity, since: datetime, tenant: UUID | None)
     params = [granularity.value, since, tenant_text, tenant_text]
     rows = await client.execute_query_dict(dialect.sql(sql), params)
     return {str(r["key_id"]): int(r["peak"]) for r in rows}
+
+
+def _failed(m: Measures) -> int:
+    """Calls that failed upstream: error statuses Tollway did not cause by refusing."""
+    return m.errors - m.rejected
+
+
+def _failing_route(
+    tenant: object, name: str, route: object, m: Measures, line: CostLine | None
+) -> Recommendation:
+    failed = _failed(m)
+    wasted = None
+    evidence = [
+        Evidence("requests (7 days)", f"{m.requests:,}"),
+        Evidence("failed upstream", f"{failed:,} ({_percent(failed, m.requests)})"),
+        Evidence("server errors", f"{m.server_errors:,}"),
+    ]
+    if line is not None and line.amount > 0:
+        wasted = (line.amount * failed / m.requests).quantize(Decimal("0.01"))
+        evidence.append(Evidence("cost (7 days)", f"{line.amount:.2f} {line.currency}"))
+        evidence.append(Evidence("spent on failed calls", f"{wasted} {line.currency}"))
+    return Recommendation(
+        kind=RecommendationKind.FAILING_ROUTE_SPEND,
+        severity=RecommendationSeverity.WARNING,
+        title=f"{route or name} fails {_percent(failed, m.requests)} of its calls",
+        action="Fix or stop calling the failing route; failed calls are still counted and charged.",
+        evidence=evidence,
+        tenant_id=as_uuid(tenant),
+        route=None if route is None else str(route),
+        service=name,
+        amount=wasted,
+        currency=line.currency if line is not None else None,
+    )
 
 
 def _plan_windows(key: ApiKey) -> list[dict[str, Any]]:

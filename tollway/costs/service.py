@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
@@ -23,7 +23,7 @@ from tollway.auth.principal import SUPER_ADMIN_ONLY, Principal
 from tollway.costs.catalog import OWN_API, ServiceCatalog, check_currency
 from tollway.costs.pricing import Rate, Tier, check_tiers, rate_for
 from tollway.errors import BadUserInput, Conflict
-from tollway.metering.analytics import AnalyticsService, UsageQuery
+from tollway.metering.analytics import AnalyticsService, UsageBucket, UsageQuery
 from tollway.metering.dimensions import Dimension
 from tollway.models import ApiKey, Plan, PriceRate
 from tollway.sql import Granularity
@@ -163,54 +163,35 @@ class CostService:
         if service is not None and service != OWN_API:
             await self.catalog.get(service)
         currencies = {s.name: s.currency for s in await self.catalog.list()}
-        by_plan = any(r.plan for r in rates)
-        dims = _dimensions_to_read(rates, group_by)
         first_day = midnight(start.date())
-        since = midnight(_month_start(start.date()))
         filters: dict[Dimension, str | int] = {}
         if service is not None:
             filters[Dimension.SERVICE] = "" if service == OWN_API else service
+        # Read from the month's start: graduated tiers count the month's earlier units.
         buckets = await self.analytics.series(
             principal,
-            UsageQuery(min(since, start), end, tenant_id=tenant_id, filters=filters),
+            UsageQuery(
+                min(midnight(_month_start(start.date())), start),
+                end,
+                tenant_id=tenant_id,
+                filters=filters,
+            ),
             Granularity.DAY,
-            dims,
+            _dimensions_to_read(rates, group_by),
             latency=False,
         )
-        plans = await self._plans_of_keys(
-            {str(b.group.get(Dimension.API_KEY)) for b in buckets if b.group.get(Dimension.API_KEY)}
-        ) if by_plan else {}  # fmt: skip
-        month_units: dict[tuple[Any, ...], int] = defaultdict(int)
+        keys = {str(b.group[Dimension.API_KEY]) for b in buckets if b.group.get(Dimension.API_KEY)}
+        plans = await self._plans_of_keys(keys) if any(r.plan for r in rates) else {}
+        pricer = _DayPricer(rates, plans, currencies)
         lines: dict[tuple[Any, ...], CostLine] = {}
         for bucket in sorted(buckets, key=lambda b: (b.at, repr(b.group))):
-            assert bucket.at is not None
-            day = bucket.at.date()
-            name = str(bucket.group.get(Dimension.SERVICE) or OWN_API)
-            tenant = bucket.group.get(Dimension.TENANT)
-            route = bucket.group.get(Dimension.ROUTE)
-            key = bucket.group.get(Dimension.API_KEY)
-            plan = plans.get(str(key)) if key else None
-            measures = bucket.measures
-            rate = rate_for(rates, name, None if route is None else str(route), plan, day)
-            amount = measures.reported_cost
-            if rate is not None:
-                tally = (tenant, rate.id, _month_start(day))
-                amount += rate.charge(measures.unpriced_units, month_units[tally])
-                month_units[tally] += measures.unpriced_units
-            if bucket.at < first_day:
+            priced = pricer.price(bucket)
+            if priced.day < first_day.date():
                 continue  # counted only for the month's tiers
-            values = {
-                CostDimension.SERVICE: name,
-                CostDimension.TENANT: tenant,
-                CostDimension.API_KEY: key,
-                CostDimension.ROUTE: route,
-                CostDimension.DAY: day,
-            }
-            currency = rate.currency if rate else currencies.get(name, "USD")
-            line = _line_of(lines, group_by, values, currency)
-            line.amount += amount
-            line.units += measures.units
-            line.unpriced_units += 0 if rate else measures.unpriced_units
+            line = _line_of(lines, group_by, priced.values, priced.currency)
+            line.amount += priced.amount
+            line.units += bucket.measures.units
+            line.unpriced_units += priced.unpriced_units
         if list(group_by) == [CostDimension.DAY]:
             return _every_day(list(lines.values()), first_day.date(), end)
         return sorted(lines.values(), key=lambda c: (-c.amount, repr(c.group)))
@@ -220,6 +201,54 @@ class CostService:
         plan_ids = {p for _, p in rows if p}
         names = dict(await Plan.filter(id__in=plan_ids).values_list("id", "name"))
         return {str(k): names[p] for k, p in rows if p in names}
+
+
+class _PricedBucket(NamedTuple):
+    day: date
+    values: dict[CostDimension, Any]
+    currency: str
+    amount: Decimal
+    unpriced_units: int
+    """Units no rate priced (and no event reported a cost for)."""
+
+
+class _DayPricer:
+    """Prices day buckets in date order, tallying each tenant's units per rate and month
+    so that graduated tiers continue where the month's earlier days left them."""
+
+    def __init__(
+        self, rates: Sequence[Rate], plans: dict[str, str], currencies: dict[str, str]
+    ) -> None:
+        self.rates = rates
+        self.plans = plans
+        self.currencies = currencies
+        self.month_units: dict[tuple[Any, ...], int] = defaultdict(int)
+
+    def price(self, bucket: UsageBucket) -> _PricedBucket:
+        assert bucket.at is not None
+        day = bucket.at.date()
+        name = str(bucket.group.get(Dimension.SERVICE) or OWN_API)
+        tenant = bucket.group.get(Dimension.TENANT)
+        route = bucket.group.get(Dimension.ROUTE)
+        key = bucket.group.get(Dimension.API_KEY)
+        plan = self.plans.get(str(key)) if key else None
+        measures = bucket.measures
+        rate = rate_for(self.rates, name, None if route is None else str(route), plan, day)
+        amount = measures.reported_cost
+        if rate is not None:
+            tally = (tenant, rate.id, _month_start(day))
+            amount += rate.charge(measures.unpriced_units, self.month_units[tally])
+            self.month_units[tally] += measures.unpriced_units
+        values = {
+            CostDimension.SERVICE: name,
+            CostDimension.TENANT: tenant,
+            CostDimension.API_KEY: key,
+            CostDimension.ROUTE: route,
+            CostDimension.DAY: day,
+        }
+        currency = rate.currency if rate else self.currencies.get(name, "USD")
+        unpriced = 0 if rate else measures.unpriced_units
+        return _PricedBucket(day, values, currency, amount, unpriced)
 
 
 def _every_day(lines: list[CostLine], first: date, end: datetime) -> list[CostLine]:
