@@ -68,7 +68,7 @@ async def seed_key(settings: Settings) -> str:
     try:
         await ensure_default_plans()
         root = Principal(subject="bench", role=Role.SUPER_ADMIN)
-        tenant = await services.tenants.create(root, f"bench-{time.time_ns()}", {})
+        tenant = await services.tenants.create(root, f"bench-{time.time_ns()}", metadata={})
         from tollway.keys.service import NewKey
 
         _, secret = await services.keys.create(

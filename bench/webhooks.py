@@ -161,7 +161,9 @@ async def bare_client(url: str, count: int) -> float:
 
         async def one(n: int) -> None:
             async with semaphore:
-                headers = signer.headers(f"msg_{n}", datetime.now(UTC), BODY, [secret])
+                headers = signer.headers(
+                    f"msg_{n}", datetime.now(UTC), body=BODY, secrets_=[secret]
+                )
                 async with session.post(url, data=BODY, headers=headers) as response:
                     await response.read()
                     response.raise_for_status()

@@ -177,7 +177,9 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
 @pytest.fixture(scope="session")
 def authority(settings: Settings) -> TokenAuthority:
     """Mints admin JWTs the server accepts."""
-    return TokenAuthority(SECRET_KEY, settings.jwt_issuer, settings.jwt_audience, bootstrap=None)
+    return TokenAuthority(
+        SECRET_KEY, settings.jwt_issuer, audience=settings.jwt_audience, bootstrap=None
+    )
 
 
 class GraphQL:
@@ -190,7 +192,7 @@ class GraphQL:
     def token(self, role: Role, tenant_id: UUID | str | None = None) -> str:
         """A one-hour JWT for `role` (tenant-bound unless SUPER_ADMIN)."""
         tid = UUID(str(tenant_id)) if tenant_id is not None else None
-        return self.authority.issue(role, tid, timedelta(hours=1), subject=f"test-{role.value}")
+        return self.authority.issue(role, tid, ttl=timedelta(hours=1), subject=f"test-{role.value}")
 
     async def post(
         self,

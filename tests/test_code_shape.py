@@ -34,3 +34,39 @@ def test_no_function_is_over_60_lines() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     long[f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}"] = lines
     assert long == {}
+
+
+POSITIONAL_BY_INTERFACE = {"GuardedResolver.resolve"}
+"""Signatures a library calls positionally (aiohttp's `AbstractResolver.resolve`)."""
+
+
+def _positional_beyond_two(
+    body: list[ast.stmt], path: Path, public: bool, cls: str | None
+) -> list[str]:
+    found = []
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            inner = public and not node.name.startswith("_")
+            found += _positional_beyond_two(node.body, path, inner, node.name)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            name = f"{cls}.{node.name}" if cls else node.name
+            if not public or name in POSITIONAL_BY_INTERFACE or node.args.vararg:
+                continue
+            if node.name.startswith("_") and node.name != "__init__":
+                continue
+            positional = node.args.posonlyargs + node.args.args
+            static = any(
+                isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list
+            )
+            if cls and not static:
+                positional = positional[1:]
+            if len(positional) > 2:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {name}")
+    return found
+
+
+def test_public_functions_take_arguments_past_the_second_by_keyword() -> None:
+    found = []
+    for path in modules():
+        found += _positional_beyond_two(ast.parse(path.read_text()).body, path, True, None)
+    assert found == []

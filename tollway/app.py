@@ -64,37 +64,37 @@ def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     connections = Connections.for_settings(settings)
     bus, signals = connections.bus, connections.signals
-    audit = AuditService(bus, settings.graphql_page_size_max)
+    page = settings.graphql_page_size_max
+    audit = AuditService(bus, page)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings, connections=connections)
-    spending = spending_services(settings, audit, outbox)
+    spending = spending_services(settings, audit, outbox=outbox)
     analytics, costs, budgets = spending.analytics, spending.costs, spending.budgets
-    keys = KeyService(audit, plans, bus, outbox, settings.graphql_page_size_max)
+    keys = KeyService(audit, plans, bus=bus, outbox=outbox, max_page_size=page)
     health = health_checker(settings, connections)
-    alerts = AlertStore(bus, outbox, settings.graphql_page_size_max)
-    detectors = Detectors(analytics, costs, budgets, keys, audit, health)
-    rules = RuleEvaluator(analytics, costs, budgets)
-    alert_engine = make_alert_engine(settings, connections, rules, detectors, alerts)
+    alerts = AlertStore(bus, outbox, max_page_size=page)
+    detectors = Detectors(analytics, costs, budgets=budgets, keys=keys, audit=audit, health=health)
+    rules = RuleEvaluator(analytics, costs, budgets=budgets)
+    alert_engine = make_alert_engine(
+        settings, connections, rules=rules, detectors=detectors, alerts=alerts
+    )
     box = SecretBox(settings.signing_key(), "webhook-secrets")
-    dispatcher = webhook_dispatcher(settings, connections, box, outbox, alerts)
+    dispatcher = webhook_dispatcher(settings, connections, box=box, outbox=outbox, alerts=alerts)
     return Services(
         settings=settings,
         connections=connections,
-        bus=bus,
-        signals=signals,
-        redis=connections.redis,
         tokens=token_authority(settings),
         login_guard=AdminLoginGuard(
             Limiter(connections.limits), settings.admin_auth_failures_per_minute
         ),
         audit=audit,
-        tenants=TenantService(audit, settings.graphql_page_size_max),
-        data_policies=DataPolicyService(audit, bus, data_policy_defaults(settings)),
+        tenants=TenantService(audit, page),
+        data_policies=DataPolicyService(audit, bus, defaults=data_policy_defaults(settings)),
         health=health,
         plans=plans,
         keys=keys,
-        adjustments=AdjustmentService(audit, plans, bus, settings.graphql_page_size_max),
+        adjustments=AdjustmentService(audit, plans, bus=bus, max_page_size=page),
         enforcement=enforcement,
         routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
@@ -106,16 +106,19 @@ def build_services(settings: Settings) -> Services:
         recommendations=RecommendationService(analytics, costs),
         alerts=alerts,
         alert_rules=AlertRuleService(audit),
-        security=SecurityService(bus, settings.graphql_page_size_max),
+        security=SecurityService(bus, page),
         alert_engine=alert_engine,
         outbox=outbox,
         webhook_endpoints=WebhookEndpointService(
-            audit, outbox, box, settings.webhook_allow_private_networks,
-            settings.graphql_page_size_max,
+            audit,
+            outbox,
+            box=box,
+            allow_private=settings.webhook_allow_private_networks,
+            max_page_size=page,
         ),
-        webhook_messages=WebhookMessageService(audit, outbox, settings.graphql_page_size_max),
+        webhook_messages=WebhookMessageService(audit, outbox, max_page_size=page),
         webhooks=dispatcher,
-    )  # fmt: skip
+    )
 
 
 class SpendingServices(NamedTuple):
@@ -129,16 +132,16 @@ class SpendingServices(NamedTuple):
 
 
 def spending_services(
-    settings: Settings, audit: AuditService, outbox: WebhookOutbox
+    settings: Settings, audit: AuditService, *, outbox: WebhookOutbox
 ) -> SpendingServices:
     """Analytics over the rollups, the service catalog, costs and budgets."""
     retention = retention_policy(settings)
     analytics = AnalyticsService(
-        rollup_job(settings), retention.hour, settings.graphql_page_size_max
+        rollup_job(settings), retention.hour, page_size_max=settings.graphql_page_size_max
     )
     catalog = ServiceCatalog(audit)
-    costs = CostService(audit, catalog, analytics)
-    budgets = BudgetService(audit, catalog, costs, outbox)
+    costs = CostService(audit, catalog, analytics=analytics)
+    budgets = BudgetService(audit, catalog, costs=costs, outbox=outbox)
     return SpendingServices(retention, analytics, catalog, costs, budgets)
 
 
@@ -155,6 +158,7 @@ def health_checker(settings: Settings, connections: Connections) -> HealthChecke
 def make_alert_engine(
     settings: Settings,
     connections: Connections,
+    *,
     rules: RuleEvaluator,
     detectors: Detectors,
     alerts: AlertStore,
@@ -163,8 +167,8 @@ def make_alert_engine(
     return AlertEngine(
         rules,
         detectors.all(),
-        alerts,
-        settings.alert_interval_seconds,
+        store=alerts,
+        interval_seconds=settings.alert_interval_seconds,
         holder=f"{socket.gethostname()}:{os.getpid()}",
         signals=connections.signals,
         healthy=detectors.live_components_healthy,
@@ -174,6 +178,7 @@ def make_alert_engine(
 def webhook_dispatcher(
     settings: Settings,
     connections: Connections,
+    *,
     box: SecretBox,
     outbox: WebhookOutbox,
     alerts: AlertStore,
@@ -186,10 +191,10 @@ def webhook_dispatcher(
             max_connections=settings.webhook_max_in_flight,
         ),
         box,
-        outbox,
-        alert_on_disabled_endpoints(alerts),
-        Limiter(connections.limits),
-        DispatchPolicy(
+        outbox=outbox,
+        on_disabled=alert_on_disabled_endpoints(alerts),
+        limiter=Limiter(connections.limits),
+        policy=DispatchPolicy(
             schedule=settings.webhook_retry_schedule,
             lease_seconds=settings.webhook_lease_seconds,
             disable_after=timedelta(days=settings.webhook_disable_after_days),

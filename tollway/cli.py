@@ -113,7 +113,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> str:
         raise ConfigurationError(f"--tenant: not a valid tenant id: {args.tenant!r}") from None
     authority = token_authority(settings, bootstrap=False)
     ttl = parse_ttl(args.ttl, authority.max_lifetime)
-    return authority.issue(Role(args.role), tenant_id, ttl, subject=args.subject)
+    return authority.issue(Role(args.role), tenant_id, ttl=ttl, subject=args.subject)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

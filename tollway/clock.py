@@ -47,7 +47,7 @@ class SystemClock:
 SYSTEM_CLOCK: Clock = SystemClock()
 
 
-async def wait_event(event: asyncio.Event, seconds: float, clock: Clock) -> bool:
+async def wait_event(event: asyncio.Event, seconds: float, *, clock: Clock) -> bool:
     """Wait until `event` is set or `seconds` have passed on `clock`; True when it was set."""
     if event.is_set():
         return True

@@ -25,7 +25,7 @@ from tollway.signals import Signals
 
 
 def make_limit_storage(
-    settings: Settings, redis: Redis | None, clock: Clock = SYSTEM_CLOCK
+    settings: Settings, redis: Redis | None, *, clock: Clock = SYSTEM_CLOCK
 ) -> LimitStorage:
     """Redis counters (falling back as the settings say, retrying Redis by `clock`) when
     Redis is configured, else memory."""
@@ -50,7 +50,7 @@ class Connections:
         """One of each for `settings` (Redis and its storage only when Redis is configured)."""
         redis = make_redis(settings)
         bus = EventBus(settings.broadcast_url)
-        return cls(redis, make_limit_storage(settings, redis, clock), bus, Signals(bus))
+        return cls(redis, make_limit_storage(settings, redis, clock=clock), bus, Signals(bus))
 
     async def open(self) -> None:
         """Join the event bus (retried in the background while it is unreachable)."""

@@ -44,11 +44,7 @@ class Services:
 
     settings: Settings
     connections: Connections
-    """The process's shared Redis pool, limit storage, event bus and signals (the fields
-    below are the same objects)."""
-    bus: EventBus
-    signals: Signals
-    redis: Redis | None
+    """The process's shared Redis pool, limit storage, event bus and signals."""
     tokens: TokenAuthority
     login_guard: AdminLoginGuard
     audit: AuditService
@@ -75,3 +71,18 @@ class Services:
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService
     webhooks: WebhookDispatcher
+
+    @property
+    def bus(self) -> EventBus:
+        """The process's live-event bus."""
+        return self.connections.bus
+
+    @property
+    def signals(self) -> Signals:
+        """The process's wake-up signals, carried over the bus."""
+        return self.connections.signals
+
+    @property
+    def redis(self) -> Redis | None:
+        """The process's Redis pool (None on the embedded profile)."""
+        return self.connections.redis

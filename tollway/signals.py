@@ -112,7 +112,7 @@ class Signals:
             left = deadline - self._clock.monotonic()
             if left <= 0:
                 return False
-            await wait_event(self._moved, left, self._clock)
+            await wait_event(self._moved, left, clock=self._clock)
         return True
 
     def start(self) -> None:

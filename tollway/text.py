@@ -5,7 +5,7 @@ from __future__ import annotations
 from tollway.errors import BadUserInput
 
 
-def clean_text(value: str, field: str, maximum: int, required: bool = True) -> str:
+def clean_text(value: str, field: str, *, maximum: int, required: bool = True) -> str:
     """Trimmed text of bounded length."""
     cleaned = value.strip()
     if required and not cleaned:

@@ -20,7 +20,7 @@ def adj(kind: AdjustmentKind, scope: AdjustmentScope, created: int = 0, **kw: ob
 
 
 def limits(table: AdjustmentTable, key: KeyTraits = KEY, now: int = 1500) -> list[int]:
-    effect = table.apply(key, MINUTE, ROUTE, now)
+    effect = table.apply(key, MINUTE, route_windows=ROUTE, now_ms=now)
     return [w.limit for w in effect.windows + effect.route_windows]
 
 
@@ -84,7 +84,9 @@ def test_override_replaces_the_key_windows_only() -> None:
         adj(OVERRIDE, S.KEY, 1, key_id="k1", tenant_id="t1", override=Window(5, 3600)),
         adj(BOOST, S.GLOBAL, 2, multiplier=2.0),
     ])  # fmt: skip
-    effect = table.apply(KEY, (Window(100, 60), Window(1000, 3600)), ROUTE, 1500)
+    effect = table.apply(
+        KEY, (Window(100, 60), Window(1000, 3600)), route_windows=ROUTE, now_ms=1500
+    )
     assert effect.windows == (Window(5, 3600),)
     assert effect.route_windows == ROUTE
     assert [a.kind for a in effect.applied] == [OVERRIDE]
@@ -92,9 +94,11 @@ def test_override_replaces_the_key_windows_only() -> None:
 
 def test_public_routes_see_global_adjustments_only() -> None:
     table = AdjustmentTable([adj(THROTTLE, S.TENANT, 1, multiplier=0.5, tenant_id="t1")])
-    assert table.apply(PUBLIC, (), ROUTE, 1500).route_windows == ROUTE
+    assert table.apply(PUBLIC, (), route_windows=ROUTE, now_ms=1500).route_windows == ROUTE
     table = AdjustmentTable([adj(THROTTLE, S.GLOBAL, 1, multiplier=0.5)])
-    assert table.apply(PUBLIC, (), ROUTE, 1500).route_windows == (Window(5, 1),)
+    assert table.apply(PUBLIC, (), route_windows=ROUTE, now_ms=1500).route_windows == (
+        Window(5, 1),
+    )
 
 
 def test_scaling_floors_at_one_and_scales_burst() -> None:

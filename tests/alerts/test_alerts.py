@@ -245,7 +245,7 @@ async def test_traffic_anomaly_needs_a_baseline_then_fires(
 async def test_each_tick_is_evaluated_once(engine: AlertEngine) -> None:
     tick = uuid.uuid4().int % 10**12
     now = datetime.now(UTC)
-    results = [await claim("test-job", tick, f"worker-{i}", now) for i in range(3)]
+    results = [await claim("test-job", tick, holder=f"worker-{i}", now=now) for i in range(3)]
     assert results == [True, False, False]
     assert await Alert.filter(source="test-job").count() == 0
 
@@ -341,10 +341,10 @@ async def test_occurrences_count_crossings_not_evaluations(server: LiveServer) -
     )  # fmt: skip
     now = datetime.now(UTC)
     for seconds in (0, 10, 20):  # one crossing, seen three times
-        await store.apply([condition], {"test.crossings"}, now + timedelta(seconds=seconds))
+        await store.apply([condition], {"test.crossings"}, now=now + timedelta(seconds=seconds))
     assert (await Alert.get(subject=subject)).occurrences == 1
-    await store.apply([], {"test.crossings"}, now + timedelta(seconds=30))  # clears
-    await store.apply([condition], {"test.crossings"}, now + timedelta(seconds=40))  # again
+    await store.apply([], {"test.crossings"}, now=now + timedelta(seconds=30))  # clears
+    await store.apply([condition], {"test.crossings"}, now=now + timedelta(seconds=40))  # again
     critical = dataclasses.replace(condition, severity=Severity.CRITICAL)
-    await store.apply([critical], {"test.crossings"}, now + timedelta(seconds=50))  # higher
+    await store.apply([critical], {"test.crossings"}, now=now + timedelta(seconds=50))  # higher
     assert (await Alert.get(subject=subject)).occurrences == 3

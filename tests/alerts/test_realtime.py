@@ -74,7 +74,7 @@ async def test_alert_from_traffic_on_one_instance_reaches_subscribers_on_another
     run_migrate(url)
     settings = load_settings(database_url=url, secret_key=SECRET_KEY)
     authority = TokenAuthority(
-        SECRET_KEY, settings.jwt_issuer, settings.jwt_audience, bootstrap=None
+        SECRET_KEY, settings.jwt_issuer, audience=settings.jwt_audience, bootstrap=None
     )
     common = {
         "database_url": url, "redis_url": redis_server.url, "admin_token": BOOTSTRAP_TOKEN,
@@ -102,7 +102,7 @@ async def test_alert_from_traffic_on_one_instance_reaches_subscribers_on_another
         )  # fmt: skip
 
         def viewer(tenant: str) -> str:
-            return authority.issue(Role.VIEWER, tenant, timedelta(hours=1), subject="viewer")
+            return authority.issue(Role.VIEWER, tenant, ttl=timedelta(hours=1), subject="viewer")
 
         seen_a: list[dict[str, Any]] = []
         seen_b: list[dict[str, Any]] = []

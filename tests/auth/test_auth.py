@@ -77,7 +77,7 @@ async def test_bad_tokens_are_unauthenticated(gql: GraphQL, token: str | None) -
 
 async def test_expired_token_says_so(gql: GraphQL, authority: TokenAuthority) -> None:
     expired = authority.issue(
-        Role.SUPER_ADMIN, None, timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1)
+        Role.SUPER_ADMIN, None, ttl=timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1)
     )
     body = await gql.post(ME, token=expired)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -146,9 +146,9 @@ def test_ttl_parsing() -> None:
 
 def test_tokens_bind_tenants_correctly(authority: TokenAuthority) -> None:
     with pytest.raises(BadUserInput):
-        authority.issue(Role.ADMIN, None, timedelta(hours=1))
+        authority.issue(Role.ADMIN, None, ttl=timedelta(hours=1))
     with pytest.raises(BadUserInput):
-        authority.issue(Role.SUPER_ADMIN, UUID(int=1), timedelta(hours=1))
+        authority.issue(Role.SUPER_ADMIN, UUID(int=1), ttl=timedelta(hours=1))
 
 
 SERVICE_MAY_NOT = {

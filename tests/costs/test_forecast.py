@@ -15,7 +15,7 @@ def test_linear_trend_and_interval_match_an_independent_fit() -> None:
     start, end = date(2026, 11, 1), date(2026, 12, 1)
     amounts = [Decimal("10.00") + Decimal("0.75") * i + Decimal((-1) ** i) for i in range(21)]
     daily = {start + timedelta(days=i): a for i, a in enumerate(amounts)}
-    result = forecast(daily, today, start, end)
+    result = forecast(daily, today, period_start=start, period_end=end)
     assert result.status is ForecastStatus.OK
     ys = [float(a) for a in amounts]
     xs = list(range(len(ys)))
@@ -40,7 +40,7 @@ def test_linear_trend_and_interval_match_an_independent_fit() -> None:
 def test_too_little_history_says_so() -> None:
     today = date(2026, 11, 3)
     daily = {date(2026, 11, 1): Decimal("4"), date(2026, 11, 2): Decimal("5")}
-    result = forecast(daily, today, date(2026, 11, 1), date(2026, 12, 1))
+    result = forecast(daily, today, period_start=date(2026, 11, 1), period_end=date(2026, 12, 1))
     assert result.status is ForecastStatus.INSUFFICIENT_DATA
     assert result.projected is None and result.spent == Decimal("9")
 
@@ -49,12 +49,22 @@ def test_the_projection_starts_from_what_is_spent_so_far() -> None:
     today = date(2026, 11, 22)
     history = {today - timedelta(days=d): Decimal("1.00") for d in range(1, 8)}
     spent_today = {today: Decimal("6.50")}  # a day budget, 10% into the day
-    result = forecast(history | spent_today, today, today, today + timedelta(days=1), 0.1)
+    result = forecast(
+        history | spent_today,
+        today,
+        period_start=today,
+        period_end=today + timedelta(days=1),
+        elapsed=0.1,
+    )
     assert result.spent == Decimal("6.50")
     assert result.projected == Decimal("7.40")  # 6.50 so far, plus 0.9 of a 1.00 day
     assert result.lower is not None and result.lower >= result.spent
     week = forecast(
-        history | spent_today, today, today - timedelta(days=2), today + timedelta(5), 0.5
+        history | spent_today,
+        today,
+        period_start=today - timedelta(days=2),
+        period_end=today + timedelta(5),
+        elapsed=0.5,
     )
     assert week.spent == Decimal("8.50") and week.projected == Decimal("13.00")
 
@@ -63,6 +73,6 @@ def test_the_slope_keeps_its_precision() -> None:
     today = date(2026, 11, 22)
     daily = {today - timedelta(days=d): Decimal("1") + Decimal("0.0022") * (10 - d)
              for d in range(1, 11)}  # fmt: skip
-    result = forecast(daily, today, date(2026, 11, 1), date(2026, 12, 1))
+    result = forecast(daily, today, period_start=date(2026, 11, 1), period_end=date(2026, 12, 1))
     assert result.slope_per_day is not None
     assert abs(result.slope_per_day - Decimal("0.0022")) < Decimal("0.000001")

@@ -163,7 +163,9 @@ async def test_live_events_reconnect_and_a_key_revoked_meanwhile_is_refused(
         protected(settings=settings) as (two, second),
     ):
         assert [(await c.get("/x", headers={"X-API-Key": secret})).status_code for c in (one, two)] == [200, 200]  # fmt: skip
-        health = HealthChecker(first.runtime.bus, first.runtime.redis, 1.0, 5.0)
+        health = HealthChecker(
+            first.runtime.bus, first.runtime.redis, timeout=1.0, heartbeat_seconds=5.0
+        )
         assert (await health.broadcaster()).status is HealthStatus.HEALTHY
         own_redis.stop()
         revoke = 'mutation($id: ID!) { revokeApiKey(id: $id, reason: "leak") { apiKey { id } } }'

@@ -14,7 +14,7 @@ async def test_admitted_headers_count_down_every_policy() -> None:
     limiter = Limiter(MemoryStorage(), clock)
     windows, quota = [Window(limit=10, seconds=10)], Quota(limit=100, period=QuotaPeriod.DAY)
     clock.advance(1_000)
-    decision = await limiter.hit("k", windows, quota, 3)
+    decision = await limiter.hit("k", windows, quota=quota, cost=3)
     headers = dict(ratelimit_headers(decision, clock.now))
     assert headers[b"ratelimit-policy"] == b'"10s";q=10;w=10, "quota-day";q=100;w=86400'
     day_left = (86_400_000 - (START + 1_000) % 86_400_000 + 999) // 1000
@@ -29,8 +29,8 @@ async def test_a_refused_sliding_window_says_when_the_same_request_is_admitted()
     windows = [Window(limit=10, seconds=10)]
     clock.advance(1_000)
     for _ in range(10):
-        await limiter.hit("k", windows, None)
-    refused = await limiter.hit("k", windows, None)
+        await limiter.hit("k", windows, quota=None)
+    refused = await limiter.hit("k", windows, quota=None)
     headers = dict(ratelimit_headers(refused, clock.now))
     # Past the reset (9 s) until the full window's weight as the previous one lets one in.
     assert headers[b"retry-after"] == b"10"
@@ -40,8 +40,8 @@ async def test_a_refused_sliding_window_says_when_the_same_request_is_admitted()
 async def test_spent_credits_have_no_retry_after() -> None:
     limiter = Limiter(MemoryStorage(), FakeClock(START))
     credits = Quota(limit=1, period=QuotaPeriod.TOTAL)
-    await limiter.hit("k", [], credits)
-    refused = await limiter.hit("k", [], credits)
+    await limiter.hit("k", [], quota=credits)
+    refused = await limiter.hit("k", [], quota=credits)
     headers = dict(ratelimit_headers(refused, START))
     assert b"retry-after" not in headers
     assert headers[b"ratelimit"] == b'"quota-total";r=0'

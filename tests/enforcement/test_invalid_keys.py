@@ -27,7 +27,7 @@ async def test_an_address_that_spends_its_budget_is_refused_without_a_lookup(
     async with protected(ip=ATTACKER) as (client, middleware):
         runtime = middleware.runtime
         clock = FakeClock(1_800_000_000_000)  # the start of a minute
-        runtime.verifier.invalid_keys = InvalidKeyBudget(5, 60, clock)
+        runtime.verifier.invalid_keys = InvalidKeyBudget(5, 60, clock=clock)
         assert (await client.get("/x", headers={"X-API-Key": secret})).status_code == 200
         counting = runtime.cache._loader = CountingLoader(runtime.cache._loader)
         statuses = [(await client.get("/x", headers={"X-API-Key": guessed()})) for _ in range(50)]

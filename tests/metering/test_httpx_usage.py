@@ -18,7 +18,7 @@ async def test_outbound_calls_become_usage(gql: GraphQL, server: LiveServer) -> 
     token = gql.token(Role.SERVICE, tenant)
     reporter = UsageReporterClient(server.base_url, token, interval=0.05)
     async with meter(
-        httpx.AsyncClient(base_url=server.base_url), service, reporter,
+        httpx.AsyncClient(base_url=server.base_url), service, reporter=reporter,
         units=lambda request, response: len(response.json()["status"]),
     ) as upstream:  # fmt: skip
         statuses = [(await upstream.get("/healthz")).status_code for _ in range(3)]

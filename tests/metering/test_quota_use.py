@@ -46,6 +46,6 @@ async def test_quota_use_counts_admitted_units_from_rollups(gql: GraphQL) -> Non
     # The raw events are gone (as after their retention): only rollups can answer now.
     await UsageEvent.filter(key_id=created["id"]).delete()
     key = await ApiKey.get(id=created["id"]).prefetch_related("plan")
-    analytics = AnalyticsService(JOB, timedelta(days=90), 100)
-    (use,) = await quota_use(analytics, WORKER, UUID(tenant), [key], now)
+    analytics = AnalyticsService(JOB, timedelta(days=90), page_size_max=100)
+    (use,) = await quota_use(analytics, WORKER, tenant=UUID(tenant), keys=[key], now=now)
     assert use.used == 40 * 3  # the 40 admitted of 60, at 3 units each; refusals cost nothing

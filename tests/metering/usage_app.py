@@ -45,7 +45,7 @@ async def seed() -> str:
     try:
         await ensure_default_plans()
         root = Principal(subject="test", role=Role.SUPER_ADMIN)
-        tenant = await services.tenants.create(root, "usage-outage", {})
+        tenant = await services.tenants.create(root, "usage-outage", metadata={})
         windows = [WindowSpec(1_000_000_000, 60)]
         new = NewKey(tenant_id=tenant.id, name="outage", plan="ENTERPRISE", rate_limits=windows)
         _, secret = await services.keys.create(root, new)

@@ -79,8 +79,8 @@ def test_backends_agree(
                     for limiter in (memory, remote):
                         limiter.end_expired_reservations()
                         await limiter.settle()
-                a = await memory.hit(who, windows, quota, cost)
-                b = await remote.hit(who, windows, quota, cost)
+                a = await memory.hit(who, windows, quota=quota, cost=cost)
+                b = await remote.hit(who, windows, quota=quota, cost=cost)
                 await memory.settle()  # reservations topped up in the background: the same
                 await remote.settle()  # units on both, whichever answered first
                 assert a == b, (clock.now, cost)
@@ -88,7 +88,9 @@ def test_backends_agree(
                     if decision.allowed:
                         levels = [Level(r.remaining, r.reset_ms) for r in decision.results]
                         assert (
-                            admitted_levels(decision.checks, decision.states, cost, clock.now)
+                            admitted_levels(
+                                decision.checks, decision.states, cost=cost, now_ms=clock.now
+                            )
                             == levels
                         )
         finally:

@@ -39,7 +39,7 @@ async def clients_until_refused(
 
     async def client(number: int) -> int:
         limiter, admitted = instances[number % len(instances)], 0
-        while (await limiter.hit(who, windows, quota, cost)).allowed:
+        while (await limiter.hit(who, windows, quota=quota, cost=cost)).allowed:
             admitted += cost
         return admitted
 
@@ -70,7 +70,7 @@ async def test_two_instances_and_200_clients_admit_exactly_n(
     assert admitted == limit
     for limiter in instances:
         await limiter.aclose()
-    fresh = await Limiter(storage, clock).hit(who, windows, quota, 0)
+    fresh = await Limiter(storage, clock).hit(who, windows, quota=quota, cost=0)
     assert [r.remaining for r in fresh.results if r.limit == limit] == [0]
     if storages[1] is not storage:
         await storages[1].aclose()
@@ -87,7 +87,7 @@ async def test_a_quota_is_charged_exactly_what_it_admitted(
     windows = [Window(limit=100_000, seconds=3600), Window(limit=100_000, seconds=60)]
     quota = Quota(limit=100_000, period=QuotaPeriod.MONTH)
     for admitted in range(1, 301):
-        decision = await limiter.hit(who, windows, quota)
+        decision = await limiter.hit(who, windows, quota=quota)
         assert decision.allowed
         assert decision.results[-1].remaining == 100_000 - admitted  # the RateLimit header's
         clock.advance(spacing_ms)
@@ -96,9 +96,9 @@ async def test_a_quota_is_charged_exactly_what_it_admitted(
     clock.advance(120_000)  # silence past the 60 s window's roll
     limiter.end_expired_reservations()
     await limiter.settle()
-    seen = await Limiter(storage, clock).hit(who, windows, quota, 0)
+    seen = await Limiter(storage, clock).hit(who, windows, quota=quota, cost=0)
     assert seen.results[-1].remaining == 100_000 - 300
-    assert (await limiter.hit(who, windows, quota)).results[-1].remaining == 100_000 - 301
+    assert (await limiter.hit(who, windows, quota=quota)).results[-1].remaining == 100_000 - 301
 
 
 async def test_a_lease_given_back_is_counted_once_and_frees_its_units(
@@ -107,13 +107,13 @@ async def test_a_lease_given_back_is_counted_once_and_frees_its_units(
     holder, other = Limiter(storage, clock, reserve_units=64), Limiter(storage, clock)
     who, windows = uuid.uuid4().hex, [Window(limit=10_000, seconds=60)]
     for _ in range(10):
-        await holder.hit(who, windows, None)
+        await holder.hit(who, windows, quota=None)
     # Leased units count as used for every other request...
-    assert (await other.hit(who, windows, None, 0)).results[0].remaining < 10_000 - 10
+    assert (await other.hit(who, windows, quota=None, cost=0)).results[0].remaining < 10_000 - 10
     await holder.aclose()
     await holder.aclose()  # ending twice reports nothing twice
     # ...and once given back, exactly the admitted requests remain counted.
-    assert (await other.hit(who, windows, None, 0)).results[0].remaining == 10_000 - 10
+    assert (await other.hit(who, windows, quota=None, cost=0)).results[0].remaining == 10_000 - 10
 
 
 async def test_a_crashed_instance_never_costs_the_quota_units_it_did_not_hand_out(
@@ -121,9 +121,9 @@ async def test_a_crashed_instance_never_costs_the_quota_units_it_did_not_hand_ou
 ) -> None:
     crashed, other = Limiter(storage, clock, reserve_units=64), Limiter(storage, clock)
     who, quota = uuid.uuid4().hex, Quota(limit=10_000, period=QuotaPeriod.DAY)
-    await crashed.hit(who, [], quota)  # leases 64 units, then the instance dies silently
+    await crashed.hit(who, [], quota=quota)  # leases 64 units, then the instance dies silently
     clock.advance(2 * RESERVATION_MS)  # past the lease's grace in the storage
-    assert (await other.hit(who, [], quota, 0)).results[0].remaining == 10_000 - 1
+    assert (await other.hit(who, [], quota=quota, cost=0)).results[0].remaining == 10_000 - 1
 
 
 async def test_dropping_check_plans_mid_traffic_keeps_exactly_n(
@@ -137,7 +137,7 @@ async def test_dropping_check_plans_mid_traffic_keeps_exactly_n(
 
     async def client(number: int) -> int:
         admitted = 0
-        while (await instance.hit(who, windows, None)).allowed:
+        while (await instance.hit(who, windows, quota=None)).allowed:
             admitted += 1
             if number % 10 == 0 and admitted % 25 == 0:
                 instance.forget_plans()

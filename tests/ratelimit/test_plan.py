@@ -38,6 +38,8 @@ def test_plan_equals_build_checks(
 ) -> None:
     if quota is not None and quota.period is not QuotaPeriod.TOTAL:
         quota = Quota(quota.limit, quota.period)
-    plan = CheckPlan("key-1", tuple(own), quota, tuple(route), "GET /r")
+    plan = CheckPlan("key-1", tuple(own), quota=quota, route_windows=tuple(route), route="GET /r")
     for now in sorted(times) + times:
-        assert list(plan.at(now)) == build_checks("key-1", own, quota, now, route, "GET /r")
+        assert list(plan.at(now)) == build_checks(
+            "key-1", own, quota=quota, now_ms=now, route_windows=route, route="GET /r"
+        )

@@ -31,7 +31,9 @@ class Counting:
         final: bool = False,
     ) -> StorageAnswer:
         self.calls += 1
-        return await self.storage.apply(checks, cost, now_ms, reserve, lease, final)
+        return await self.storage.apply(
+            checks, cost, now_ms=now_ms, reserve=reserve, lease=lease, final=final
+        )
 
     async def reset(self) -> None:
         await self.storage.reset()
@@ -47,7 +49,7 @@ async def test_a_quota_is_never_exceeded_through_reservations(storage: LimitStor
     quota = Quota(limit=3000, period=QuotaPeriod.DAY)
     admitted = 0
     for _ in range(3):  # the units leased and not handed out go back between waves
-        wave = [limiters[i % 3].hit(who, windows, quota, cost=1 + i % 3) for i in range(4000)]
+        wave = [limiters[i % 3].hit(who, windows, quota=quota, cost=1 + i % 3) for i in range(4000)]
         decisions = await asyncio.gather(*wave)
         admitted += sum(1 + i % 3 for i, d in enumerate(decisions) if d.allowed)
         assert admitted <= 3000
@@ -65,7 +67,8 @@ async def test_remaining_counts_down_as_if_every_request_were_counted(
         Window(limit=10_000, seconds=60, algorithm=Algorithm.FIXED_WINDOW),
     )
     remaining = [
-        (await limiter.hit(who, [window], None, cost=2)).results[0].remaining for _ in range(50)
+        (await limiter.hit(who, [window], quota=None, cost=2)).results[0].remaining
+        for _ in range(50)
     ]
     assert remaining == list(range(9998, 9998 - 100, -2))
 
@@ -78,8 +81,8 @@ async def test_other_instances_see_reserved_units_as_used(
         uuid.uuid4().hex,
         Window(limit=10_000, seconds=60, algorithm=Algorithm.FIXED_WINDOW),
     )
-    await holder.hit(who, [window], None)
-    seen = (await other.hit(who, [window], None)).results[0].remaining
+    await holder.hit(who, [window], quota=None)
+    seen = (await other.hit(who, [window], quota=None)).results[0].remaining
     assert seen == 10_000 - 1 - 64 - 1
 
 
@@ -91,14 +94,14 @@ async def test_no_reservation_near_a_limit_and_none_outlives_its_time(
     who = uuid.uuid4().hex
     small = [Window(limit=500, seconds=60)]
     for _ in range(5):
-        await limiter.hit(who, small, None)
+        await limiter.hit(who, small, quota=None)
     assert counting.calls == 5  # every request counted in the storage
     big = [Window(limit=10**6, seconds=3600, algorithm=Algorithm.FIXED_WINDOW)]
-    await limiter.hit(who, big, None)
-    await limiter.hit(who, big, None)
+    await limiter.hit(who, big, quota=None)
+    await limiter.hit(who, big, quota=None)
     assert counting.calls == 6  # the second came from the reservation
     clock.advance(RESERVATION_MS)
-    await limiter.hit(who, big, None)
+    await limiter.hit(who, big, quota=None)
     assert counting.calls == 7
 
 
@@ -111,12 +114,14 @@ async def test_a_busy_key_is_topped_up_before_its_reservation_runs_out(
     counting = Counting(storage)
     limiter = Limiter(counting, clock, reserve_units=64)
     who, window = uuid.uuid4().hex, [Window(limit=100_000, seconds=3600)]
-    assert (await limiter.hit(who, window, None)).allowed  # asks, and reserves 64 ahead
+    assert (await limiter.hit(who, window, quota=None)).allowed  # asks, and reserves 64 ahead
     for _ in range(1000):
-        decision = limiter.hit_now(who, window, None, 1, (), "", clock())
+        decision = limiter.hit_now(
+            who, window, quota=None, cost=1, route_windows=(), route="", now_ms=clock()
+        )
         assert decision is not None  # admitted from units held, without waiting
         assert decision.allowed
         await limiter.settle()
     assert 1000 / 64 <= counting.calls <= 1000 / 32 + 2
-    fresh = await Limiter(storage, clock).hit(who, window, None)
+    fresh = await Limiter(storage, clock).hit(who, window, quota=None)
     assert fresh.results[0].remaining <= 100_000 - 1001 - 1  # every unit handed out was counted

@@ -49,9 +49,9 @@ def test_waiting_the_retry_time_admits_the_request(
         limiter, who = Limiter(MemoryStorage(), clock), uuid.uuid4().hex
         for advance, units in earlier:  # traffic before: previous windows, partial buckets
             clock.advance(advance)
-            await limiter.hit(who, windows, quota, units)
+            await limiter.hit(who, windows, quota=quota, cost=units)
         for _ in range(200):
-            refused = await limiter.hit(who, windows, quota, cost)
+            refused = await limiter.hit(who, windows, quota=quota, cost=cost)
             if not refused.allowed:
                 break
         else:
@@ -63,9 +63,9 @@ def test_waiting_the_retry_time_admits_the_request(
         wait_ms = max(r.retry_after_ms or 0 for r in refused.results if r.exceeded)
         assert refused.retry_after_seconds * 1000 >= wait_ms
         clock.advance(wait_ms - 1)
-        assert not (await limiter.hit(who, windows, quota, cost)).allowed  # no sooner
+        assert not (await limiter.hit(who, windows, quota=quota, cost=cost)).allowed  # no sooner
         clock.advance(1)
-        assert (await limiter.hit(who, windows, quota, cost)).allowed
+        assert (await limiter.hit(who, windows, quota=quota, cost=cost)).allowed
 
     asyncio.run(replay())
 
@@ -78,14 +78,14 @@ async def test_sliding_window_retry_counts_the_previous_window() -> None:
     window = [Window(limit=10, seconds=10)]
     clock.advance(1_000)
     for _ in range(10):
-        assert (await limiter.hit(who, window, None)).allowed
-    refused = await limiter.hit(who, window, None)
+        assert (await limiter.hit(who, window, quota=None)).allowed
+    refused = await limiter.hit(who, window, quota=None)
     # 9 s to the reset, then 1 s more: 10 * (10 - 1) / 10 + 1 <= 10.
     assert refused.retry_after_seconds == 10
     clock.advance(9_999)
-    assert not (await limiter.hit(who, window, None)).allowed
+    assert not (await limiter.hit(who, window, quota=None)).allowed
     clock.advance(1)
-    assert (await limiter.hit(who, window, None)).allowed
+    assert (await limiter.hit(who, window, quota=None)).allowed
 
 
 async def test_spent_credits_give_no_retry_time() -> None:
@@ -93,7 +93,7 @@ async def test_spent_credits_give_no_retry_time() -> None:
     limiter, who = Limiter(MemoryStorage(), clock), uuid.uuid4().hex
     credits = Quota(limit=2, period=QuotaPeriod.TOTAL)
     for _ in range(2):
-        assert (await limiter.hit(who, [], credits)).allowed
-    refused = await limiter.hit(who, [], credits)
+        assert (await limiter.hit(who, [], quota=credits)).allowed
+    refused = await limiter.hit(who, [], quota=credits)
     assert refused.quota_exceeded and refused.never_admitted
     assert refused.retry_after_seconds is None

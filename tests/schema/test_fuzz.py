@@ -145,12 +145,12 @@ async def test_generated_operations_get_coded_answers(
         tenant = UUID(known[0])
         cases = generated_cases(known)
         authority = TokenAuthority(
-            target.signing_key(), target.jwt_issuer, target.jwt_audience,
+            target.signing_key(), target.jwt_issuer, audience=target.jwt_audience,
             bootstrap=None,
         )  # fmt: skip
         tokens = {
             "SUPER_ADMIN": BOOTSTRAP_TOKEN,
-            "ADMIN": authority.issue(Role.ADMIN, tenant, timedelta(hours=1), subject="fuzz"),
+            "ADMIN": authority.issue(Role.ADMIN, tenant, ttl=timedelta(hours=1), subject="fuzz"),
         }
         found: list[str] = []
         sent = 0

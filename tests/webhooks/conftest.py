@@ -37,5 +37,5 @@ async def add_endpoint(
     from uuid import UUID
 
     return await services.webhook_endpoints.create(
-        WORKER, UUID(tenant_id), EndpointFields(url=url, **fields)
+        WORKER, UUID(tenant_id), new=EndpointFields(url=url, **fields)
     )

@@ -361,7 +361,7 @@ async def test_alert_and_quota_events_are_delivered(gql: GraphQL, hooks: Service
             subject=f"key:{key['id']}", severity=Severity.CRITICAL, message="revoked key used",
             tenant_id=UUID(tenant), key_id=UUID(key["id"]),
         )  # fmt: skip
-        await hooks.alerts.apply([quota, security], {"quota", "security.revoked_key_use"}, now)
+        await hooks.alerts.apply([quota, security], {"quota", "security.revoked_key_use"}, now=now)
         opened = await Alert.get(source="quota", subject=f"key:{key['id']}")
         ack = 'mutation($id: ID!) { acknowledgeAlert(id: $id, note: "on it") { status } }'
         await gql.data(ack, {"id": str(opened.id)})

@@ -44,7 +44,7 @@ async def services(server: LiveServer) -> AsyncIterator[Services]:
 
 async def new_tenant(services: Services, name: str) -> str:
     root = Principal(subject="test", role=Role.SUPER_ADMIN)
-    return str((await services.tenants.create(root, f"{name}-{uuid4().hex[:6]}", {})).id)
+    return str((await services.tenants.create(root, f"{name}-{uuid4().hex[:6]}", metadata={})).id)
 
 
 async def test_an_announcement_reaches_every_instance(server: LiveServer) -> None:

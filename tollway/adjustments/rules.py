@@ -149,6 +149,7 @@ class AdjustmentTable:
         self,
         key: Subject,
         windows: tuple[Window, ...],
+        *,
         route_windows: tuple[Window, ...],
         now_ms: int,
     ) -> Effect:

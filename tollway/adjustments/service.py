@@ -151,7 +151,7 @@ class AdjustmentService:
     """Adjustments of one tenant (ADMIN) or of any scope (SUPER_ADMIN)."""
 
     def __init__(
-        self, audit: AuditService, plans: PlanService, bus: EventBus, max_page_size: int
+        self, audit: AuditService, plans: PlanService, *, bus: EventBus, max_page_size: int
     ) -> None:
         self._audit = audit
         self._plans = plans
@@ -164,7 +164,7 @@ class AdjustmentService:
         fields: dict[str, Any] = {
             "kind": new.kind,
             "scope": new.scope,
-            "reason": clean_text(new.reason, "reason", 500),
+            "reason": clean_text(new.reason, "reason", maximum=500),
             "multiplier": _check_multiplier(new.kind, new.multiplier),
             "override_window": await self._override(new),
             **await self._target(principal, new),
@@ -174,9 +174,13 @@ class AdjustmentService:
         async with in_transaction():
             row = await LimitAdjustment.create(created_by=principal.subject, **fields)
             entry = await self._audit.record(
-                principal, "limit_adjustment.create", "limit_adjustment", row.id,
-                row.tenant_id, fields,
-            )  # fmt: skip
+                principal,
+                "limit_adjustment.create",
+                target_type="limit_adjustment",
+                target_id=row.id,
+                tenant_id=row.tenant_id,
+                changes=fields,
+            )
         self._audit.announce(entry)
         await self._bus.publish(INVALIDATIONS_CHANNEL, ADJUSTMENTS_CHANGED)
         return row
@@ -241,11 +245,11 @@ class AdjustmentService:
         return {"exempt_key_ids": keys, "exempt_plans": plans}
 
     async def end(
-        self, principal: Principal, adjustment_id: UUID, reason: str | None
+        self, principal: Principal, adjustment_id: UUID, *, reason: str | None
     ) -> LimitAdjustment:
         """Stop an adjustment now, on every instance."""
         principal.require_role(WRITE_ROLES, "adjust limits")
-        note = clean_text(reason or "", "reason", 500, required=False) or None
+        note = clean_text(reason or "", "reason", maximum=500, required=False) or None
         async with in_transaction():
             row = await self._visible(principal).select_for_update().get_or_none(id=adjustment_id)
             if row is None:
@@ -259,9 +263,13 @@ class AdjustmentService:
             row.ended_by = principal.subject
             await row.save(update_fields=["ended_at", "ended_by"])
             entry = await self._audit.record(
-                principal, "limit_adjustment.end", "limit_adjustment", row.id, row.tenant_id,
-                {"reason": note, "was": status.value},
-            )  # fmt: skip
+                principal,
+                "limit_adjustment.end",
+                target_type="limit_adjustment",
+                target_id=row.id,
+                tenant_id=row.tenant_id,
+                changes={"reason": note, "was": status.value},
+            )
         self._audit.announce(entry)
         await self._bus.publish(INVALIDATIONS_CHANNEL, ADJUSTMENTS_CHANGED)
         return row
@@ -281,7 +289,7 @@ class AdjustmentService:
         return row
 
     async def list(
-        self, principal: Principal, flt: AdjustmentFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: AdjustmentFilter, *, first: int | None, after: str | None
     ) -> Page[LimitAdjustment]:
         """Newest first."""
         principal.require_role(READ_ROLES, "read limit adjustments")

@@ -75,7 +75,7 @@ class AccountDetectors:
         """Keys at 80% (WARNING) or 100% (CRITICAL) of their quota."""
         keys = await ApiKey.filter(status=KeyStatus.ACTIVE).select_related("plan")
         found = []
-        for use in await quota_use(self.analytics, WORKER, None, keys, now):
+        for use in await quota_use(self.analytics, WORKER, tenant=None, keys=keys, now=now):
             if use.percent < QUOTA_WARNING:
                 continue
             severity = Severity.CRITICAL if use.percent >= QUOTA_CRITICAL else Severity.WARNING

@@ -73,7 +73,11 @@ class AnomalyDetectors:
 
     async def _per_key(self, start: datetime, end: datetime) -> dict[str, _KeyTraffic]:
         rows = await self.analytics.buckets(
-            WORKER, UsageQuery(start, end), [Dimension.TENANT, Dimension.API_KEY], None, False
+            WORKER,
+            UsageQuery(start, end),
+            group_by=[Dimension.TENANT, Dimension.API_KEY],
+            series=None,
+            latency=False,
         )
         result: dict[str, _KeyTraffic] = {}
         for row in rows:
@@ -121,7 +125,10 @@ class AnomalyDetectors:
 
     async def _spend(self, day: datetime) -> dict[str, tuple[UUID | None, float, str]]:
         lines = await self.costs.costs(
-            WORKER, day, day + timedelta(days=1), [CostDimension.SERVICE, CostDimension.TENANT]
+            WORKER,
+            day,
+            end=day + timedelta(days=1),
+            group_by=[CostDimension.SERVICE, CostDimension.TENANT],
         )
         spend: dict[str, tuple[UUID | None, float, str]] = {}
         for line in lines:

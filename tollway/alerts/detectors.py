@@ -46,6 +46,7 @@ class Detectors:
         self,
         analytics: AnalyticsService,
         costs: CostService,
+        *,
         budgets: BudgetService,
         keys: KeyService,
         audit: AuditService,

@@ -58,7 +58,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-async def claim(job: str, tick: int, holder: str, now: datetime) -> bool:
+async def claim(job: str, tick: int, *, holder: str, now: datetime) -> bool:
     """True for the one caller that claims `job` at `tick` first."""
     try:
         await JobClaim.create(job=job, tick=tick, holder=holder, claimed_at=now)
@@ -76,6 +76,7 @@ class AlertEngine:
         self,
         rules: RuleEvaluator,
         detectors: list[Detector],
+        *,
         store: AlertStore,
         interval_seconds: float,
         holder: str,
@@ -104,7 +105,7 @@ class AlertEngine:
         if scope is Scope.NONE:
             return 0
         tick = int(moment.timestamp() // self.interval_seconds)
-        if not await claim(JOB, tick, self.holder, moment):
+        if not await claim(JOB, tick, holder=self.holder, now=moment):
             return 0
         seen = self.signals.counts(INPUTS) if self.signals is not None else None
         changes, settled = await self.evaluate(moment, slow_only=scope is Scope.SLOW)
@@ -161,4 +162,4 @@ class AlertEngine:
             conditions += found
             settled = settled and (detector.slow or not found)
             sources.add(detector.name)
-        return Evaluation(await self.store.apply(conditions, sources, now), settled)
+        return Evaluation(await self.store.apply(conditions, sources, now=now), settled)

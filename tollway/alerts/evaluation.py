@@ -58,7 +58,7 @@ Group = tuple[str, UUID | None, UUID | None]
 """(subject, tenant id, key id) of one measured value."""
 
 
-def crosses(value: float, comparator: Comparator, threshold: float) -> bool:
+def crosses(value: float, comparator: Comparator, *, threshold: float) -> bool:
     """True when `value` compared with `threshold` holds."""
     if comparator is Comparator.GT:
         return value > threshold
@@ -90,7 +90,7 @@ def settles(rule: AlertRule, values: dict[Group, float]) -> bool:
         return False
     if rule.metric in PERIODIC:
         return True
-    return not any(crosses(v, rule.comparator, rule.threshold) for v in values.values())
+    return not any(crosses(v, rule.comparator, threshold=rule.threshold) for v in values.values())
 
 
 class RuleResults(NamedTuple):
@@ -105,7 +105,7 @@ class RuleEvaluator:
     """Measures rules and reports the groups that cross their thresholds."""
 
     def __init__(
-        self, analytics: AnalyticsService, costs: CostService, budgets: BudgetService
+        self, analytics: AnalyticsService, costs: CostService, *, budgets: BudgetService
     ) -> None:
         self.analytics = analytics
         self.costs = costs
@@ -121,7 +121,7 @@ class RuleEvaluator:
             values = await self.measure(rule, now)
             settled = settled and settles(rule, values)
             for (subject, tenant, key), value in values.items():
-                if crosses(value, rule.comparator, rule.threshold):
+                if crosses(value, rule.comparator, threshold=rule.threshold):
                     found.append(_condition(rule, subject, tenant, key, value))
         return RuleResults(found, settled)
 
@@ -149,7 +149,9 @@ class RuleEvaluator:
         )  # fmt: skip
         group_by = [] if dimension is None else list(dict.fromkeys([Dimension.TENANT, dimension]))
         latency = rule.metric is AlertMetric.P95_LATENCY
-        buckets = await self.analytics.buckets(WORKER, query, group_by, None, latency)
+        buckets = await self.analytics.buckets(
+            WORKER, query, group_by=group_by, series=None, latency=latency
+        )
         values: dict[Group, float] = {}
         for bucket in buckets:  # one bucket per group: the groups are the buckets' dimensions
             m = bucket.measures
@@ -198,7 +200,9 @@ class RuleEvaluator:
         if rule.scope is RuleScope.KEY and rule.target is not None:
             keys = keys.filter(id=UUID(rule.target))
         values: dict[Group, float] = {}
-        for use in await quota_use(self.analytics, WORKER, rule.tenant_id, await keys, now):
+        for use in await quota_use(
+            self.analytics, WORKER, tenant=rule.tenant_id, keys=await keys, now=now
+        ):
             tenant = use.key.tenant_id
             if rule.scope is RuleScope.KEY:
                 group: Group = (f"key:{use.key.id}", tenant, use.key.id)
@@ -224,7 +228,11 @@ class RuleEvaluator:
     async def _cost(self, rule: AlertRule, now: datetime) -> dict[Group, float]:
         dimension = _COST_DIMENSION.get(rule.scope)
         lines = await self.costs.costs(
-            WORKER, midnight(now.date()), now, [dimension] if dimension else [], rule.tenant_id
+            WORKER,
+            midnight(now.date()),
+            end=now,
+            group_by=[dimension] if dimension else [],
+            tenant_id=rule.tenant_id,
         )
         values: dict[Group, float] = {}
         for line in lines:

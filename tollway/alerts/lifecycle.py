@@ -166,7 +166,7 @@ def _datetime(value: str | None) -> datetime | None:
 class AlertStore:
     """Opens, counts, acknowledges and resolves alerts; publishes each change once stored."""
 
-    def __init__(self, bus: EventBus, outbox: WebhookOutbox, max_page_size: int) -> None:
+    def __init__(self, bus: EventBus, outbox: WebhookOutbox, *, max_page_size: int) -> None:
         self.bus = bus
         self.outbox = outbox
         self.max_page_size = max_page_size
@@ -174,7 +174,7 @@ class AlertStore:
     async def _emit(self, event: str, alert: Alert, now: datetime) -> None:
         """Webhook events for an alert change, in the change's transaction."""
         for event_type, data in webhook_events(event, alert):
-            await self.outbox.emit(alert.tenant_id, event_type, data, now)
+            await self.outbox.emit(alert.tenant_id, event_type, data=data, now=now)
 
     async def raise_alert(self, condition: Condition, now: datetime) -> Alert | None:
         """Open an alert for a one-off condition (or count it again on the open one); it
@@ -191,7 +191,7 @@ class AlertStore:
         return opened
 
     async def apply(
-        self, conditions: Iterable[Condition], sources: set[str], now: datetime
+        self, conditions: Iterable[Condition], sources: set[str], *, now: datetime
     ) -> list[tuple[str, Alert]]:
         """Record one evaluation of `sources`: what holds, and (by omission) what cleared.
         Returns the changes as (event, alert)."""
@@ -272,7 +272,7 @@ class AlertStore:
             raise NotFound(f"alert {alert_id} not found")
         return alert
 
-    async def acknowledge(self, principal: Principal, alert_id: UUID, note: str | None) -> Alert:
+    async def acknowledge(self, principal: Principal, alert_id: UUID, *, note: str | None) -> Alert:
         """OPEN -> ACKNOWLEDGED, with who, when and an optional note."""
         principal.require_role(WRITE_ROLES, "acknowledge alerts")
         alert = await self.get(principal, alert_id)
@@ -291,7 +291,7 @@ class AlertStore:
         await self.bus.publish(ALERTS_CHANNEL, alert_event(alert, "alert.acknowledged"))
         return alert
 
-    async def resolve(self, principal: Principal, alert_id: UUID, note: str | None) -> Alert:
+    async def resolve(self, principal: Principal, alert_id: UUID, *, note: str | None) -> Alert:
         """Close an alert by hand; if its condition still holds, a new alert opens later."""
         principal.require_role(WRITE_ROLES, "resolve alerts")
         alert = await self.get(principal, alert_id)
@@ -326,7 +326,7 @@ class AlertStore:
         return query
 
     async def list(
-        self, principal: Principal, flt: AlertFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: AlertFilter, *, first: int | None, after: str | None
     ) -> Page[Alert]:
         """Newest first."""
         return await paginate(
@@ -346,7 +346,7 @@ class AlertStore:
         return AlertSummary(counts[AlertStatus.OPEN], counts[AlertStatus.ACKNOWLEDGED], resolved)
 
     async def live(
-        self, principal: Principal, severity_at_least: Severity, tenant_id: UUID | None
+        self, principal: Principal, severity_at_least: Severity, *, tenant_id: UUID | None
     ) -> AsyncIterator[Alert]:
         """Alert changes as they are stored, on any instance, that the principal may see."""
         principal.require_role(READ_ROLES, "read alerts")

@@ -61,7 +61,7 @@ BUILTIN_RULES = (
 
 def validate(rule: RuleFields) -> RuleFields:
     """Clean and check every field; BAD_USER_INPUT names the first bad one."""
-    rule.name = clean_text(rule.name, "name", 120)
+    rule.name = clean_text(rule.name, "name", maximum=120)
     if not math.isfinite(rule.threshold):
         raise BadUserInput("threshold must be a finite number")
     if rule.threshold < 0:
@@ -76,7 +76,7 @@ def validate(rule: RuleFields) -> RuleFields:
     if rule.min_requests < 0:
         raise BadUserInput("minRequests must not be negative")
     if rule.target is not None:
-        rule.target = clean_text(rule.target, "target", MAX_TARGET, required=False) or None
+        rule.target = clean_text(rule.target, "target", maximum=MAX_TARGET, required=False) or None
     if rule.target is not None and rule.scope in (RuleScope.GLOBAL, RuleScope.TENANT):
         raise BadUserInput(f"target: a {rule.scope.value} rule has no target")
     if rule.scope is RuleScope.KEY and rule.target is not None:
@@ -112,7 +112,7 @@ class AlertRuleService:
         return await AlertRule.filter(Q(tenant_id=None) | Q(tenant_id=tenant))
 
     async def create(
-        self, principal: Principal, tenant_id: UUID | None, rule: RuleFields
+        self, principal: Principal, tenant_id: UUID | None, *, rule: RuleFields
     ) -> AlertRule:
         """A rule of `tenant_id` (None: every tenant, SUPER_ADMIN only)."""
         principal.require_role(WRITE_ROLES, "create alert rules")
@@ -122,7 +122,7 @@ class AlertRuleService:
         return row
 
     async def update(
-        self, principal: Principal, rule_id: UUID, changes: dict[str, Any]
+        self, principal: Principal, rule_id: UUID, *, changes: dict[str, Any]
     ) -> AlertRule:
         """Change the given fields; a global rule needs a SUPER_ADMIN."""
         row = await self._editable(principal, rule_id)
@@ -159,7 +159,12 @@ class AlertRuleService:
         self, principal: Principal, action: str, row: AlertRule, changes: dict[str, Any]
     ) -> None:
         entry = await self.audit.record(
-            principal, action, "alert_rule", row.id, row.tenant_id, changes
+            principal,
+            action,
+            target_type="alert_rule",
+            target_id=row.id,
+            tenant_id=row.tenant_id,
+            changes=changes,
         )
         self.audit.announce(entry)
 

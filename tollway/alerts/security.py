@@ -79,7 +79,7 @@ class SecurityService:
         return query
 
     async def list(
-        self, principal: Principal, flt: SecurityFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: SecurityFilter, *, first: int | None, after: str | None
     ) -> Page[SecurityEvent]:
         """Newest first."""
         return await paginate(
@@ -109,7 +109,7 @@ class SecurityService:
         )  # fmt: skip
 
     async def live(
-        self, principal: Principal, tenant_id: UUID | None, min_risk: int
+        self, principal: Principal, tenant_id: UUID | None, *, min_risk: int
     ) -> AsyncIterator[SecurityEvent]:
         """Security events as they are stored, on any instance."""
         principal.require_role(READ_ROLES, "read security events")

@@ -154,13 +154,19 @@ class SecurityDetectors:
         tenant = await Tenant.get_or_none(id=key.tenant_id)
         if tenant is None or not tenant.auto_disable_compromised_keys:
             return False
-        await self.keys.update(SECURITY, key.id, {"status": KeyStatus.DISABLED})
+        await self.keys.update(SECURITY, key.id, changes={"status": KeyStatus.DISABLED})
         entry = await self.audit.record(
-            SECURITY, "api_key.auto_disabled", "api_key", key.id, key.tenant_id,
-            {"reason": f"used from {networks} new networks within "
-                       f"{int(NETWORK_WINDOW.total_seconds() // 60)} minutes",
-             "policy": "auto_disable_compromised_keys"},
-        )  # fmt: skip
+            SECURITY,
+            "api_key.auto_disabled",
+            target_type="api_key",
+            target_id=key.id,
+            tenant_id=key.tenant_id,
+            changes={
+                "reason": f"used from {networks} new networks within "
+                f"{int(NETWORK_WINDOW.total_seconds() // 60)} minutes",
+                "policy": "auto_disable_compromised_keys",
+            },
+        )
         self.audit.announce(entry)
         logger.warning("disabled key %s: judged compromised", key.id)
         return True

@@ -57,6 +57,7 @@ class AuditService:
         self,
         principal: Principal,
         action: str,
+        *,
         target_type: str,
         target_id: object,
         tenant_id: UUID | None,
@@ -100,7 +101,7 @@ class AuditService:
         return query
 
     async def list(
-        self, principal: Principal, flt: AuditFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: AuditFilter, *, first: int | None, after: str | None
     ) -> Page[AuditEntry]:
         """Newest first."""
         return await paginate(

@@ -35,7 +35,7 @@ class AdminLoginGuard:
         if address is None or not self._windows:
             return None
         now_ms = self._limiter.clock()
-        decision = await self._limiter.hit(f"admin-auth:{address}", self._windows, None)
+        decision = await self._limiter.hit(f"admin-auth:{address}", self._windows, quota=None)
         if decision.allowed:
             return None
-        return self._blocked.refused(address, decision, now_ms)
+        return self._blocked.refused(address, decision, now_ms=now_ms)

@@ -44,6 +44,7 @@ class TokenAuthority:
         self,
         signing_key: str,
         issuer: str,
+        *,
         audience: str,
         bootstrap: str | None,
         max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
@@ -59,6 +60,7 @@ class TokenAuthority:
         self,
         role: Role,
         tenant_id: UUID | None,
+        *,
         ttl: timedelta,
         subject: str = "cli",
         now: datetime | None = None,
@@ -131,7 +133,7 @@ def token_authority(settings: Settings, *, bootstrap: bool = True) -> TokenAutho
     """The authority the settings describe (without the bootstrap token for the CLI)."""
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     return TokenAuthority(
-        settings.signing_key(), settings.jwt_issuer, settings.jwt_audience,
+        settings.signing_key(), settings.jwt_issuer, audience=settings.jwt_audience,
         bootstrap=token if bootstrap else None,
         max_lifetime=timedelta(days=settings.admin_token_max_days),
     )  # fmt: skip

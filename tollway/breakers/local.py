@@ -16,6 +16,7 @@ class Breaker:
         self,
         clock: Callable[[], float] = time.monotonic,
         first_backoff: float = 0.25,
+        *,
         max_backoff: float = 5.0,
     ) -> None:
         self._clock = clock

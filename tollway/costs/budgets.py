@@ -82,6 +82,7 @@ class BudgetService:
         self,
         audit: AuditService,
         catalog: ServiceCatalog,
+        *,
         costs: CostService,
         outbox: WebhookOutbox,
     ) -> None:
@@ -93,7 +94,7 @@ class BudgetService:
     async def create(self, principal: Principal, new: NewBudget) -> Budget:
         """A budget; GLOBAL ones (every tenant) are SUPER_ADMIN's."""
         principal.require_role(WRITE_ROLES, "create budgets")
-        name = clean_text(new.name, "name", 200)
+        name = clean_text(new.name, "name", maximum=200)
         currency = check_currency(new.currency)
         if not (new.amount.is_finite() and 0 < new.amount < MAX_AMOUNT):
             raise BadUserInput("amount must be above 0 and below 10^12")
@@ -125,9 +126,13 @@ class BudgetService:
             amount=new.amount, currency=currency, thresholds=thresholds,
         )  # fmt: skip
         entry = await self.audit.record(
-            principal, "budget.created", "budget", row.id, tenant_id,
-            {"amount": str(new.amount), "currency": currency, "period": new.period.value},
-        )  # fmt: skip
+            principal,
+            "budget.created",
+            target_type="budget",
+            target_id=row.id,
+            tenant_id=tenant_id,
+            changes={"amount": str(new.amount), "currency": currency, "period": new.period.value},
+        )
         self.audit.announce(entry)
         return row
 
@@ -137,7 +142,12 @@ class BudgetService:
         row = await self.get(principal, budget_id)
         await row.delete()
         entry = await self.audit.record(
-            principal, "budget.deleted", "budget", row.id, row.tenant_id, {}
+            principal,
+            "budget.deleted",
+            target_type="budget",
+            target_id=row.id,
+            tenant_id=row.tenant_id,
+            changes={},
         )
         self.audit.announce(entry)
         return row
@@ -167,8 +177,8 @@ class BudgetService:
         start, end = period_bounds(row.period, moment)
         history_start = min(start, midnight(moment.date() - timedelta(days=LOOKBACK_DAYS)))
         lines = await self.costs.costs(
-            WORKER, history_start, midnight(moment.date() + timedelta(days=1)),
-            [CostDimension.DAY], tenant_id=row.tenant_id, service=row.service,
+            WORKER, history_start, end=midnight(moment.date() + timedelta(days=1)),
+            group_by=[CostDimension.DAY], tenant_id=row.tenant_id, service=row.service,
         )  # fmt: skip
         daily = {
             line.group[CostDimension.DAY]: line.amount
@@ -178,7 +188,9 @@ class BudgetService:
         spent = sum((a for d, a in daily.items() if start.date() <= d), Decimal(0))
         amount = Decimal(str(row.amount))
         elapsed = (moment - midnight(moment.date())).total_seconds() / 86400
-        outlook = forecast(daily, moment.date(), start.date(), end.date(), elapsed)
+        outlook = forecast(
+            daily, moment.date(), period_start=start.date(), period_end=end.date(), elapsed=elapsed
+        )
         percent = float(spent / amount * 100) if amount else 0.0
         return BudgetStatus(start, end, spent, round(percent, 4), outlook)
 
@@ -200,7 +212,7 @@ class BudgetService:
                         )  # fmt: skip
                         await self.outbox.emit(
                             row.tenant_id, "budget.threshold_crossed",
-                            _webhook_data(row, event, status.percent_used), now,
+                            data=_webhook_data(row, event, status.percent_used), now=now,
                         )  # fmt: skip
                 except IntegrityError:
                     continue  # recorded already, by this worker or another

@@ -63,7 +63,7 @@ class ServiceCatalog:
         if not UNIT_TYPE.match(new.unit_type):
             raise BadUserInput("unitType: lower-case letters, digits and _ (e.g. tokens)")
         currency = check_currency(new.currency)
-        description = clean_text(new.description, "description", 500, required=False)
+        description = clean_text(new.description, "description", maximum=500, required=False)
         try:
             row = await MeteredService.create(
                 name=name, unit_type=new.unit_type, currency=currency, description=description
@@ -71,9 +71,13 @@ class ServiceCatalog:
         except IntegrityError:
             raise Conflict(f"a service named {name!r} exists") from None
         entry = await self.audit.record(
-            principal, "metered_service.created", "metered_service", row.id, None,
-            {"name": name, "unit_type": new.unit_type, "currency": currency},
-        )  # fmt: skip
+            principal,
+            "metered_service.created",
+            target_type="metered_service",
+            target_id=row.id,
+            tenant_id=None,
+            changes={"name": name, "unit_type": new.unit_type, "currency": currency},
+        )
         self.audit.announce(entry)
         return row
 

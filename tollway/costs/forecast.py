@@ -50,6 +50,7 @@ def _cents(value: float) -> Decimal:
 def forecast(
     daily: dict[date, Decimal],
     today: date,
+    *,
     period_start: date,
     period_end: date,
     elapsed: float = 0.0,

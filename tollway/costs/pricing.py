@@ -78,7 +78,7 @@ def check_tiers(tiers: Sequence[Tier]) -> tuple[Tier, ...]:
 
 
 def rate_for(
-    rates: Iterable[Rate], service: str, route: str | None, plan: str | None, day: date
+    rates: Iterable[Rate], service: str, *, route: str | None, plan: str | None, day: date
 ) -> Rate | None:
     """The rate in force on `day`: the most specific match, then the latest version."""
     best: Rate | None = None

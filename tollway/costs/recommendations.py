@@ -73,7 +73,7 @@ class RecommendationService:
     """Computes recommendations for the tenants a principal sees."""
 
     def __init__(
-        self, analytics: AnalyticsService, costs: CostService, clock: Clock = _utcnow
+        self, analytics: AnalyticsService, costs: CostService, *, clock: Clock = _utcnow
     ) -> None:
         self.analytics = analytics
         self.costs = costs
@@ -106,7 +106,7 @@ class RecommendationService:
         """Keys whose admitted cost units this quota period reach QUOTA_WARNING of the quota.
         Requests Tollway denied consume no quota, so only events without an error code count."""
         found = []
-        for use in await quota_use(self.analytics, principal, tenant, keys, now):
+        for use in await quota_use(self.analytics, principal, tenant=tenant, keys=keys, now=now):
             key, quota, units, start, end = use.key, use.quota, use.used, use.start, use.end
             share = units / quota.limit
             if share < QUOTA_WARNING:
@@ -148,8 +148,8 @@ class RecommendationService:
         rows = await self.analytics.buckets(
             principal,
             UsageQuery(start, now, tenant_id=tenant),
-            [Dimension.TENANT, Dimension.SERVICE, Dimension.ROUTE],
-            None,
+            group_by=[Dimension.TENANT, Dimension.SERVICE, Dimension.ROUTE],
+            series=None,
             latency=False,
         )
         failing = {}
@@ -162,9 +162,12 @@ class RecommendationService:
         if not failing:
             return []
         costs = await self.costs.costs(
-            principal, start, now,
-            [CostDimension.TENANT, CostDimension.SERVICE, CostDimension.ROUTE], tenant,
-        )  # fmt: skip
+            principal,
+            start,
+            end=now,
+            group_by=[CostDimension.TENANT, CostDimension.SERVICE, CostDimension.ROUTE],
+            tenant_id=tenant,
+        )
         cost_of = {
             (_text(c.group[CostDimension.TENANT]), c.group[CostDimension.SERVICE],
              c.group[CostDimension.ROUTE]): c
@@ -184,9 +187,15 @@ class RecommendationService:
         30 days before."""
         found = []
         for dimension in (CostDimension.SERVICE, CostDimension.API_KEY):
-            current = await self.costs.costs(principal, now - LOOKBACK, now, [dimension], tenant)
+            current = await self.costs.costs(
+                principal, now - LOOKBACK, end=now, group_by=[dimension], tenant_id=tenant
+            )
             previous = await self.costs.costs(
-                principal, now - 2 * LOOKBACK, now - LOOKBACK, [dimension], tenant
+                principal,
+                now - 2 * LOOKBACK,
+                end=now - LOOKBACK,
+                group_by=[dimension],
+                tenant_id=tenant,
             )
             before = {(repr(c.group[dimension]), c.currency): c.amount for c in previous}
             totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -242,8 +251,8 @@ class RecommendationService:
         rows = await self.analytics.buckets(
             principal,
             UsageQuery(now - LOOKBACK, now, tenant_id=tenant),
-            [Dimension.API_KEY],
-            None,
+            group_by=[Dimension.API_KEY],
+            series=None,
             latency=False,
         )
         used = {str(r.group.get(Dimension.API_KEY)) for r in rows if r.measures.requests}

@@ -99,7 +99,7 @@ class CostService:
     """Rates and costs."""
 
     def __init__(
-        self, audit: AuditService, catalog: ServiceCatalog, analytics: AnalyticsService
+        self, audit: AuditService, catalog: ServiceCatalog, *, analytics: AnalyticsService
     ) -> None:
         self.audit = audit
         self.catalog = catalog
@@ -136,10 +136,17 @@ class CostService:
         except IntegrityError:
             raise Conflict("a rate for this service, route and plan starts that day") from None
         entry = await self.audit.record(
-            principal, "price_rate.created", "price_rate", row.id, None,
-            {"service": service.name, "unit_price": str(new.unit_price),
-             "effective_from": new.effective_from.isoformat()},
-        )  # fmt: skip
+            principal,
+            "price_rate.created",
+            target_type="price_rate",
+            target_id=row.id,
+            tenant_id=None,
+            changes={
+                "service": service.name,
+                "unit_price": str(new.unit_price),
+                "effective_from": new.effective_from.isoformat(),
+            },
+        )
         self.audit.announce(entry)
         return row
 
@@ -152,6 +159,7 @@ class CostService:
         self,
         principal: Principal,
         start: datetime,
+        *,
         end: datetime,
         group_by: Sequence[CostDimension],
         tenant_id: UUID | None = None,
@@ -176,8 +184,8 @@ class CostService:
                 tenant_id=tenant_id,
                 filters=filters,
             ),
-            Granularity.DAY,
-            _dimensions_to_read(rates, group_by),
+            granularity=Granularity.DAY,
+            group_by=_dimensions_to_read(rates, group_by),
             latency=False,
         )
         keys = {str(b.group[Dimension.API_KEY]) for b in buckets if b.group.get(Dimension.API_KEY)}
@@ -233,7 +241,9 @@ class _DayPricer:
         key = bucket.group.get(Dimension.API_KEY)
         plan = self.plans.get(str(key)) if key else None
         measures = bucket.measures
-        rate = rate_for(self.rates, name, None if route is None else str(route), plan, day)
+        rate = rate_for(
+            self.rates, name, route=None if route is None else str(route), plan=plan, day=day
+        )
         amount = measures.reported_cost
         if rate is not None:
             tally = (tenant, rate.id, _month_start(day))

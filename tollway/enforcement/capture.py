@@ -25,6 +25,7 @@ class UsageCapture:
         self,
         started: float,
         method: str,
+        *,
         path: str,
         client_ip: str | None,
         agent: str | None,
@@ -47,7 +48,7 @@ class UsageCapture:
         self.recorded = False  # the usage event is in the writer's hands
 
     def record(
-        self, scope: Scope, status: int, response_bytes: int, error_code: str | None = None
+        self, scope: Scope, status: int, *, response_bytes: int, error_code: str | None = None
     ) -> RawUsage:
         """The usage event, once the response has been sent (a plain tuple: the writer
         makes the `UsageRecord` off the request path)."""

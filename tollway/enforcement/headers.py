@@ -49,7 +49,7 @@ def ratelimit_headers(decision: Decision, now_ms: int) -> list[Header]:
         return []
     shape = _shape(decision)
     if decision.allowed:  # the usual case: no `CheckResult` is needed
-        levels = admitted_levels(checks, decision.states, decision.cost, now_ms)
+        levels = admitted_levels(checks, decision.states, cost=decision.cost, now_ms=now_ms)
     else:  # a refused check's `t=` is when this same request would be admitted
         levels = [
             Level(

@@ -18,7 +18,7 @@ from tollway.ratelimit.blocklist import Blocklist
 class InvalidKeyBudget:
     """`limit` unknown secrets per address per `seconds`; 0 turns the budget off."""
 
-    def __init__(self, limit: int, seconds: int, clock: Callable[[], int]) -> None:
+    def __init__(self, limit: int, seconds: int, *, clock: Callable[[], int]) -> None:
         self.limit = limit
         self._windows = (Window(limit, seconds, Algorithm.FIXED_WINDOW),) if limit else ()
         self._clock = clock
@@ -35,7 +35,13 @@ class InvalidKeyBudget:
             return
         now_ms = self._clock()
         decision = self._limiter.hit_now(
-            f"invalid-keys:{address}", self._windows, None, 1, (), "", now_ms
+            f"invalid-keys:{address}",
+            self._windows,
+            quota=None,
+            cost=1,
+            route_windows=(),
+            route="",
+            now_ms=now_ms,
         )
         if decision is not None and not decision.allowed:
-            self._blocked.refused(address, decision, now_ms)
+            self._blocked.refused(address, decision, now_ms=now_ms)

@@ -74,10 +74,16 @@ class EnforcementMiddleware:
         record = verdict.record
         stored_ip = runtime.addresses.stored(client_ip, record.anonymize_ips if record else None)
         usage = UsageCapture(
-            started, method, path, stored_ip, request.agent, request.request_bytes, record,
-            verdict.rule.name if verdict.rule else None,
-            verdict.rule.cost if verdict.rule else 1,
-        )  # fmt: skip
+            started,
+            method,
+            path=path,
+            client_ip=stored_ip,
+            agent=request.agent,
+            request_bytes=request.request_bytes,
+            key=record,
+            route=verdict.rule.name if verdict.rule else None,
+            cost=verdict.rule.cost if verdict.rule else 1,
+        )
         if verdict.code is not None:
             if usage.route is None:  # the app never sees it: match its route here
                 usage.route = self._app_routes.template(scope)
@@ -87,7 +93,9 @@ class EnforcementMiddleware:
             )  # fmt: skip
             status, body = problem_body(verdict.code, verdict.detail)
             # Logged before the client can see the answer (see `metering/wal.py`).
-            runtime.usage.add_raw(usage.record(scope, status, len(body), verdict.code.value))
+            runtime.usage.add_raw(
+                usage.record(scope, status, response_bytes=len(body), error_code=verdict.code.value)
+            )
             await _send_problem(send, status, body, extra)
             return
         if record is not None:
@@ -111,7 +119,9 @@ class EnforcementMiddleware:
                 usage.response_bytes += len(message.get("body", b""))
                 if not message.get("more_body"):  # logged before the client sees the end
                     usage.recorded = True
-                    writer.add_raw(usage.record(scope, usage.status, usage.response_bytes))
+                    writer.add_raw(
+                        usage.record(scope, usage.status, response_bytes=usage.response_bytes)
+                    )
             await send(message)
 
         try:
@@ -119,7 +129,7 @@ class EnforcementMiddleware:
         finally:
             if not usage.recorded:  # the app failed, or ended without a last body
                 status = usage.status or 500
-                writer.add_raw(usage.record(scope, status, usage.response_bytes))
+                writer.add_raw(usage.record(scope, status, response_bytes=usage.response_bytes))
 
     def _follow_lifespan(self, send: Send) -> Send:
         """Start the runtime once the app has started, stop it once the app has stopped."""

@@ -64,9 +64,9 @@ def _clean(name: str, value: Any) -> Any:
     if value is None:
         raise BadUserInput(f"{name} cannot be null")
     if name == "name":
-        return clean_text(value, "name", 120)
+        return clean_text(value, "name", maximum=120)
     if name == "path":
-        path = clean_text(value, "path", 500)
+        path = clean_text(value, "path", maximum=500)
         if not PATH.match(path) or "//" in path:
             raise BadUserInput(f"path: {path!r} is not a path pattern such as /reports/{{id}}/**")
         return path
@@ -117,7 +117,12 @@ class RouteRuleService:
             async with in_transaction():
                 row = await StoredRouteRule.create(**values)
                 entry = await self._audit.record(
-                    principal, "route_rule.create", "route_rule", row.id, None, values
+                    principal,
+                    "route_rule.create",
+                    target_type="route_rule",
+                    target_id=row.id,
+                    tenant_id=None,
+                    changes=values,
                 )
         except IntegrityError:
             raise Conflict(f"a route rule named {values['name']!r} exists") from None
@@ -126,7 +131,7 @@ class RouteRuleService:
         return row
 
     async def update(
-        self, principal: Principal, rule_id: UUID, changes: dict[str, Any]
+        self, principal: Principal, rule_id: UUID, *, changes: dict[str, Any]
     ) -> StoredRouteRule:
         """Change the given fields."""
         principal.require_role(SUPER_ADMIN_ONLY, "manage route rules")
@@ -142,7 +147,12 @@ class RouteRuleService:
                 self._check({"public": row.public, "scopes": row.scopes})
                 await row.save()
                 entry = await self._audit.record(
-                    principal, "route_rule.update", "route_rule", row.id, None, values
+                    principal,
+                    "route_rule.update",
+                    target_type="route_rule",
+                    target_id=row.id,
+                    tenant_id=None,
+                    changes=values,
                 )
         except IntegrityError:
             raise Conflict(f"a route rule named {values.get('name')!r} exists") from None
@@ -158,7 +168,12 @@ class RouteRuleService:
             if row is None:
                 raise NotFound(f"route rule {rule_id} not found")
             entry = await self._audit.record(
-                principal, "route_rule.delete", "route_rule", row.id, None, {"name": row.name}
+                principal,
+                "route_rule.delete",
+                target_type="route_rule",
+                target_id=row.id,
+                tenant_id=None,
+                changes={"name": row.name},
             )
             await row.delete()
         self._audit.announce(entry)

@@ -44,7 +44,7 @@ RELEASE_AFTER_KEYS = 1000
 
 
 def make_usage_writer(
-    settings: Settings, live: LiveMetricsPublisher, signals: Signals, clock: Clock
+    settings: Settings, live: LiveMetricsPublisher, *, signals: Signals, clock: Clock
 ) -> UsageWriter | UsageProcessWriter:
     """The usage writer the settings ask for, publishing live metrics as it writes and
     announcing what it stored."""
@@ -94,8 +94,8 @@ class EnforcementRuntime:
         self.verifier = Verifier(
             self.cache,
             self.limiter,
-            RouteTable(self.code_routes),
-            self.adjustments,
+            routes=RouteTable(self.code_routes),
+            adjustments=self.adjustments,
             invalid_key_budget=settings.invalid_key_budget,
         )
         self._policies_changed = asyncio.Event()
@@ -106,7 +106,7 @@ class EnforcementRuntime:
         self.bus = self.connections.bus
         self.bus.on_reconnect(self._events_missed)
         self.usage = make_usage_writer(
-            settings, LiveMetricsPublisher(self.bus), self.connections.signals, clock
+            settings, LiveMetricsPublisher(self.bus), signals=self.connections.signals, clock=clock
         )
         self.started = False
         self._stopping = False
@@ -219,6 +219,6 @@ class EnforcementRuntime:
 
     async def _refresh_policies(self) -> None:
         while not self._stopping:
-            await wait_event(self._policies_changed, POLICY_REFRESH_SECONDS, self.clock)
+            await wait_event(self._policies_changed, POLICY_REFRESH_SECONDS, clock=self.clock)
             self._policies_changed.clear()
             await self._reload_policies()

@@ -34,6 +34,7 @@ class Verdict:
         self,
         code: DenialCode | None,
         detail: str,
+        *,
         record: KeyRecord | None = None,
         decision: Decision | None = None,
         rule: RouteRule | None = None,
@@ -60,7 +61,7 @@ def _deny(
     # A dependency that is down may be back in a second: say so (other denials carry their
     # limit decision, or need no wait).
     retry_after = 1 if code is DenialCode.SERVICE_UNAVAILABLE else None
-    return Verdict(code, detail, record, None, rule, retry_after=retry_after)
+    return Verdict(code, detail, record=record, decision=None, rule=rule, retry_after=retry_after)
 
 
 def _ip_allowed(record: KeyRecord, client_ip: str | None) -> bool:
@@ -82,6 +83,7 @@ class Verifier:
         self,
         cache: KeyCache,
         limiter: Limiter,
+        *,
         routes: RouteTable,
         adjustments: AdjustmentTable | None = None,
         invalid_key_budget: int = 0,
@@ -92,7 +94,7 @@ class Verifier:
         self.limiter = limiter
         self.routes = routes
         self.adjustments = adjustments if adjustments is not None else AdjustmentTable()
-        self.invalid_keys = InvalidKeyBudget(invalid_key_budget, 60, limiter.clock)
+        self.invalid_keys = InvalidKeyBudget(invalid_key_budget, 60, clock=limiter.clock)
 
     def use_routes(self, routes: RouteTable) -> None:
         """Match requests against `routes` from now on (the stored route rules changed)."""
@@ -107,7 +109,7 @@ class Verifier:
     ) -> tuple[tuple[Window, ...], tuple[Window, ...]]:
         if self.adjustments.empty:  # the usual case: nothing in force, nothing to compute
             return windows, route_windows
-        effect = self.adjustments.apply(key, windows, route_windows, now_ms)
+        effect = self.adjustments.apply(key, windows, route_windows=route_windows, now_ms=now_ms)
         return effect.windows, effect.route_windows
 
     async def verify(
@@ -146,7 +148,13 @@ class Verifier:
             units = 1 if cost is None else cost
             windows, _ = self._windows(record, record.windows, (), now)
             decision = self.limiter.hit_now(
-                record.key_id, windows, record.quota, units, (), "", now
+                record.key_id,
+                windows,
+                quota=record.quota,
+                cost=units,
+                route_windows=(),
+                route="",
+                now_ms=now,
             )
             if decision is not None:  # decided without waiting
                 return _verdict(decision, None, record, now)
@@ -165,7 +173,7 @@ class Verifier:
             seconds = -(-wait_ms // 1000)
             detail = f"too many invalid API keys from this address; retry in {seconds}s"
             code = DenialCode.RATE_LIMIT_EXCEEDED
-            return Verdict(code, detail, None, None, rule, retry_after=seconds)
+            return Verdict(code, detail, record=None, decision=None, rule=rule, retry_after=seconds)
         try:
             record = await self.cache.for_secret(secret)
         except DatabaseUnavailable:  # at once while the database is down (the breaker)
@@ -227,7 +235,7 @@ class Verifier:
 
     async def _public(self, rule: RouteRule, client_ip: str | None, cost: int | None) -> Verdict:
         if not rule.windows:
-            return Verdict(None, "", None, None, rule)
+            return Verdict(None, "", record=None, decision=None, rule=rule)
         now = self.limiter.clock()
         _, route_windows = self._windows(PUBLIC, (), rule.windows, now)
         identity = f"ip:{client_ip or 'unknown'}"
@@ -249,7 +257,13 @@ class Verifier:
         """Count the request against its windows and quota; the verdict from the decision."""
         try:
             decision = await self.limiter.hit(
-                identity, windows, quota, units, route_windows, rule.name if rule else "", now
+                identity,
+                windows,
+                quota=quota,
+                cost=units,
+                route_windows=route_windows,
+                route=rule.name if rule else "",
+                now_ms=now,
             )
         except LimiterUnavailable:
             detail = "rate limits cannot be checked"
@@ -261,7 +275,7 @@ def _verdict(
     decision: Decision, rule: RouteRule | None, record: KeyRecord | None, now: int
 ) -> Verdict:
     if decision.allowed:
-        return Verdict(None, "", record, decision, rule, now)
+        return Verdict(None, "", record=record, decision=decision, rule=rule, now_ms=now)
     retry_after = decision.retry_after_seconds
     if decision.quota_exceeded:
         code = DenialCode.QUOTA_EXCEEDED
@@ -277,4 +291,4 @@ def _verdict(
             if retry_after is None
             else f"rate limit exceeded; retry in {retry_after}s"
         )
-    return Verdict(code, detail, record, decision, rule, now)
+    return Verdict(code, detail, record=record, decision=decision, rule=rule, now_ms=now)

@@ -52,6 +52,7 @@ class HealthChecker:
         self,
         bus: EventBus,
         redis: Redis | None,
+        *,
         timeout: float,
         heartbeat_seconds: float,
     ) -> None:

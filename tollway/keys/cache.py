@@ -38,6 +38,7 @@ class KeyCache:
         self,
         loader: Loader,
         ttl: float = 60.0,
+        *,
         negative_ttl: float = 5.0,
         max_entries: int = 100_000,
         max_unknown: int = 100_000,

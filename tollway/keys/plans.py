@@ -89,6 +89,7 @@ class PlanService:
         self,
         principal: Principal,
         name: str,
+        *,
         description: str | None,
         windows: Sequence[WindowSpec],
         quota: QuotaSpec | None,
@@ -118,9 +119,13 @@ class PlanService:
                     plan.update_from_dict(fields)
                     await plan.save()
                 entry = await self._audit.record(
-                    principal, "plan.create" if create else "plan.update", "plan", plan.name,
-                    None, fields,
-                )  # fmt: skip
+                    principal,
+                    "plan.create" if create else "plan.update",
+                    target_type="plan",
+                    target_id=plan.name,
+                    tenant_id=None,
+                    changes=fields,
+                )
         except IntegrityError:
             raise Conflict(f"plan {clean} already exists") from None
         self._audit.announce(entry)

@@ -103,6 +103,7 @@ class KeyService:
         self,
         audit: AuditService,
         plans: PlanService,
+        *,
         bus: EventBus,
         outbox: WebhookOutbox,
         max_page_size: int,
@@ -136,8 +137,8 @@ class KeyService:
         windows = None if new.rate_limits is None else validate_windows(new.rate_limits)
         fields: dict[str, Any] = {
             "tenant_id": new.tenant_id,
-            "name": text(new.name, "name", 120),
-            "description": text(new.description, "description", 2000, required=False),
+            "name": text(new.name, "name", maximum=120),
+            "description": text(new.description, "description", maximum=2000, required=False),
             "owner_type": new.owner_type,
             "owner_id": _owner_id(new.owner_id),
             "environment": new.environment,
@@ -156,16 +157,22 @@ class KeyService:
             key = await ApiKey.create(prefix=secret.prefix, masked_key=secret.masked, **fields)
             await ApiKeySecret.create(hash=secret.hash, key_id=key.id)
             entry = await self._audit.record(
-                principal, "api_key.create", "api_key", key.id, new.tenant_id,
-                {**fields, "plan": plan.name, "prefix": secret.prefix},
-            )  # fmt: skip
+                principal,
+                "api_key.create",
+                target_type="api_key",
+                target_id=key.id,
+                tenant_id=new.tenant_id,
+                changes={**fields, "plan": plan.name, "prefix": secret.prefix},
+            )
             await self._outbox.emit(key.tenant_id, "api_key.created",
-                                    webhook_data(key, plan=plan.name))  # fmt: skip
+                                    data=webhook_data(key, plan=plan.name))  # fmt: skip
         self._audit.announce(entry)
         await self._invalidate(key.id, secret.hash)
         return key, secret.secret
 
-    async def update(self, principal: Principal, key_id: UUID, changes: dict[str, Any]) -> ApiKey:
+    async def update(
+        self, principal: Principal, key_id: UUID, *, changes: dict[str, Any]
+    ) -> ApiKey:
         """Change anything but the secret. `status` may move between ACTIVE and DISABLED."""
         principal.require_role(WRITE_ROLES, "update API keys")
         fields = await self._clean_changes(changes)
@@ -179,20 +186,27 @@ class KeyService:
             key.update_from_dict(fields)
             await key.save(update_fields=[*fields, "updated_at"])
             entry = await self._audit.record(
-                principal, "api_key.update", "api_key", key.id, key.tenant_id,
-                {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v},
-            )  # fmt: skip
+                principal,
+                "api_key.update",
+                target_type="api_key",
+                target_id=key.id,
+                tenant_id=key.tenant_id,
+                changes={
+                    k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v
+                },
+            )
             changed = sorted(k for k, v in fields.items() if before[k] != v)
-            await self._outbox.emit(key.tenant_id, "api_key.updated",
-                                    webhook_data(key, changed=changed))  # fmt: skip
+            await self._outbox.emit(
+                key.tenant_id, "api_key.updated", data=webhook_data(key, changed=changed)
+            )
         self._audit.announce(entry)
         await self._invalidate(key.id)
         return key
 
     async def _clean_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
         cleaners: dict[str, Callable[[Any], Any]] = {
-            "name": lambda v: text(v, "name", 120),
-            "description": lambda v: text(v or "", "description", 2000, required=False),
+            "name": lambda v: text(v, "name", maximum=120),
+            "description": lambda v: text(v or "", "description", maximum=2000, required=False),
             "owner_type": lambda v: v,
             "owner_id": _owner_id,
             "scopes": clean_scopes,
@@ -218,10 +232,10 @@ class KeyService:
                 raise BadUserInput(f"{name} cannot be updated")
         return fields
 
-    async def revoke(self, principal: Principal, key_id: UUID, reason: str | None) -> ApiKey:
+    async def revoke(self, principal: Principal, key_id: UUID, *, reason: str | None) -> ApiKey:
         """Irreversible: the key and every secret of it stop working everywhere."""
         principal.require_role(WRITE_ROLES, "revoke API keys")
-        reason_text: str | None = text(reason or "", "reason", 500, required=False) or None
+        reason_text: str | None = text(reason or "", "reason", maximum=500, required=False) or None
         async with in_transaction():
             key = await self._owned(principal, key_id, lock=True)
             if key.status is KeyStatus.REVOKED:
@@ -231,17 +245,21 @@ class KeyService:
             key.revoked_reason = reason_text
             await key.save(update_fields=["status", "revoked_at", "revoked_reason", "updated_at"])
             entry = await self._audit.record(
-                principal, "api_key.revoke", "api_key", key.id, key.tenant_id,
-                {"reason": reason_text},
-            )  # fmt: skip
+                principal,
+                "api_key.revoke",
+                target_type="api_key",
+                target_id=key.id,
+                tenant_id=key.tenant_id,
+                changes={"reason": reason_text},
+            )
             await self._outbox.emit(key.tenant_id, "api_key.revoked",
-                                    webhook_data(key, reason=reason_text))  # fmt: skip
+                                    data=webhook_data(key, reason=reason_text))  # fmt: skip
         self._audit.announce(entry)
         await self._invalidate(key.id)
         return key
 
     async def rotate(
-        self, principal: Principal, key_id: UUID, grace_seconds: int
+        self, principal: Principal, key_id: UUID, *, grace_seconds: int
     ) -> tuple[ApiKey, str]:
         """A new secret; the old ones keep working for `grace_seconds`, then stop."""
         principal.require_role(WRITE_ROLES, "rotate API keys")
@@ -264,12 +282,16 @@ class KeyService:
             key.prefix, key.masked_key, key.rotated_at = secret.prefix, secret.masked, now
             await key.save(update_fields=["prefix", "masked_key", "rotated_at", "updated_at"])
             entry = await self._audit.record(
-                principal, "api_key.rotate", "api_key", key.id, key.tenant_id,
-                {"grace_period_seconds": grace_seconds, "prefix": secret.prefix},
-            )  # fmt: skip
+                principal,
+                "api_key.rotate",
+                target_type="api_key",
+                target_id=key.id,
+                tenant_id=key.tenant_id,
+                changes={"grace_period_seconds": grace_seconds, "prefix": secret.prefix},
+            )
             await self._outbox.emit(
                 key.tenant_id, "api_key.rotated",
-                webhook_data(key, gracePeriodSeconds=grace_seconds,
+                data=webhook_data(key, gracePeriodSeconds=grace_seconds,
                              previousSecretsExpireAt=iso(grace_end) if grace_seconds else None),
             )  # fmt: skip
         self._audit.announce(entry)
@@ -282,10 +304,14 @@ class KeyService:
         async with in_transaction():
             key = await self._owned(principal, key_id, lock=True)
             entry = await self._audit.record(
-                principal, "api_key.delete", "api_key", key.id, key.tenant_id,
-                {"name": key.name, "prefix": key.prefix},
-            )  # fmt: skip
-            await self._outbox.emit(key.tenant_id, "api_key.deleted", webhook_data(key))
+                principal,
+                "api_key.delete",
+                target_type="api_key",
+                target_id=key.id,
+                tenant_id=key.tenant_id,
+                changes={"name": key.name, "prefix": key.prefix},
+            )
+            await self._outbox.emit(key.tenant_id, "api_key.deleted", data=webhook_data(key))
             await key.delete()
         self._audit.announce(entry)
         await self._invalidate(key_id)
@@ -330,7 +356,7 @@ class KeyService:
         return query
 
     async def list(
-        self, principal: Principal, flt: KeyFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: KeyFilter, *, first: int | None, after: str | None
     ) -> Page[ApiKey]:
         """Newest first."""
         return await paginate(
@@ -345,4 +371,4 @@ class KeyService:
 
 def _owner_id(value: str | None) -> str | None:
     """Who the key belongs to in the tenant's own terms (at most 200 characters)."""
-    return None if value is None else text(value, "ownerId", 200, required=False) or None
+    return None if value is None else text(value, "ownerId", maximum=200, required=False) or None

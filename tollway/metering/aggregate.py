@@ -105,6 +105,7 @@ class UsageFilter:
 def raw_aggregate(
     dialect: Dialect,
     dims: Sequence[Dimension],
+    *,
     bucket: Granularity | None,
     flt: UsageFilter,
     start: datetime,
@@ -129,6 +130,7 @@ def raw_aggregate(
 def rollup_select_sql(
     dialect: Dialect,
     granularity: Granularity,
+    *,
     cube: str,
     flt: UsageFilter,
     start: datetime,
@@ -154,7 +156,9 @@ def rollup_select_sql(
     return dialect.sql(sql), [granularity.value, cube, start, end, *params]
 
 
-def fold_raw(rows: Iterable[dict[str, Any]], key_of: KeyOf, into: dict[GroupKey, Measures]) -> None:
+def fold_raw(
+    rows: Iterable[dict[str, Any]], key_of: KeyOf, *, into: dict[GroupKey, Measures]
+) -> None:
     """Add raw aggregate rows (one per group and latency bin) into `into`."""
     for row in rows:
         bucket = as_datetime(row["bucket"]) if row["bucket"] is not None else None
@@ -165,7 +169,7 @@ def fold_raw(rows: Iterable[dict[str, Any]], key_of: KeyOf, into: dict[GroupKey,
 
 
 def fold_rollups(
-    rows: Iterable[dict[str, Any]], key_of: KeyOf, into: dict[GroupKey, Measures]
+    rows: Iterable[dict[str, Any]], key_of: KeyOf, *, into: dict[GroupKey, Measures]
 ) -> None:
     """Add rollup rows into `into`."""
     for row in rows:

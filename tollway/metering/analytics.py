@@ -94,20 +94,23 @@ class RequestLogFilter:
 class AnalyticsService:
     """Answers usage questions from rollups and raw events."""
 
-    def __init__(self, rollups: RollupJob, hour_retention: timedelta, page_size_max: int) -> None:
+    def __init__(
+        self, rollups: RollupJob, hour_retention: timedelta, *, page_size_max: int
+    ) -> None:
         self.rollups = rollups
         self.hour_retention = hour_retention
         self.page_size_max = page_size_max
 
     async def summary(self, principal: Principal, query: UsageQuery) -> UsageBucket:
         """Totals over the whole range."""
-        buckets = await self.buckets(principal, query, [], None)
+        buckets = await self.buckets(principal, query, group_by=[], series=None)
         return buckets[0] if buckets else self._empty(query)
 
     async def series(
         self,
         principal: Principal,
         query: UsageQuery,
+        *,
         granularity: Granularity,
         group_by: Sequence[Dimension],
         latency: bool = True,
@@ -121,13 +124,17 @@ class AnalyticsService:
                 f"{int(steps)} {granularity.value.lower()} buckets requested; at most "
                 f"{MAX_POINTS} (choose a coarser granularity or a shorter range)"
             )
-        found = await self.buckets(principal, query, group_by, granularity, latency)
+        found = await self.buckets(
+            principal, query, group_by=group_by, series=granularity, latency=latency
+        )
         if group_by:
             return sorted(found, key=lambda b: (b.at or start, repr(b.group)))
         by_time = {b.at: b for b in found}
         result, moment, now = [], start, datetime.now(UTC)
         while moment < end:
-            seconds = elapsed_seconds(as_datetime(query.start), end, granularity, moment, now)
+            seconds = elapsed_seconds(
+                as_datetime(query.start), end, series=granularity, bucket=moment, now=now
+            )
             result.append(by_time.get(moment) or UsageBucket(moment, {}, Measures(), seconds))
             moment += STEP[granularity]
         return result
@@ -136,6 +143,7 @@ class AnalyticsService:
         self,
         principal: Principal,
         query: UsageQuery,
+        *,
         group_by: Sequence[Dimension],
         order: UsageOrder,
         limit: int,
@@ -145,7 +153,7 @@ class AnalyticsService:
             raise BadUserInput("groupBy needs at least one dimension")
         if not 1 <= limit <= MAX_GROUPS:
             raise BadUserInput(f"first must be between 1 and {MAX_GROUPS}, got {limit}")
-        found = await self.buckets(principal, query, group_by, None)
+        found = await self.buckets(principal, query, group_by=group_by, series=None)
         found.sort(key=lambda b: _rank(b.measures, order), reverse=True)
         return found[:limit]
 
@@ -153,6 +161,7 @@ class AnalyticsService:
         self,
         principal: Principal,
         query: UsageQuery,
+        *,
         group_by: Sequence[Dimension],
         series: Granularity | None,
         latency: bool = True,
@@ -176,7 +185,12 @@ class AnalyticsService:
             Granularity.HOUR: now - self.hour_retention,
         }
         segments = plan_segments(
-            start, end, watermark, kept, series or Granularity.DAY, CUBE_LEVELS[cube]
+            start,
+            end,
+            watermark=watermark,
+            finest_rollup=kept,
+            coarsest=series or Granularity.DAY,
+            available=CUBE_LEVELS[cube],
         )
         groups: dict[GroupKey, Measures] = {}
         names = [d.value for d in dims]
@@ -188,13 +202,13 @@ class AnalyticsService:
         for segment in segments:
             sql, params = self._segment_sql(dialect, segment, cube, flt, dims, series, latency)
             rows = await client.execute_query_dict(sql, params)
-            (fold_raw if segment.source is None else fold_rollups)(rows, key_of, groups)
+            (fold_raw if segment.source is None else fold_rollups)(rows, key_of, into=groups)
         return [
             UsageBucket(
                 at=key[0],
                 group={d: shown(d, v) for d, v in zip(dims, key[1:], strict=True)},
                 measures=measures,
-                seconds=elapsed_seconds(start, end, series, key[0], now),
+                seconds=elapsed_seconds(start, end, series=series, bucket=key[0], now=now),
             )
             for key, measures in groups.items()
         ]
@@ -210,10 +224,19 @@ class AnalyticsService:
         latency: bool,
     ) -> tuple[str, list[Any]]:
         if segment.source is None:
-            sql, params = raw_aggregate(dialect, dims, series, flt, segment.start, segment.end)
+            sql, params = raw_aggregate(
+                dialect, dims, bucket=series, flt=flt, start=segment.start, end=segment.end
+            )
             return dialect.sql(sql), params
         return rollup_select_sql(
-            dialect, segment.source, cube, flt, segment.start, segment.end, dims, summed=not latency
+            dialect,
+            segment.source,
+            cube=cube,
+            flt=flt,
+            start=segment.start,
+            end=segment.end,
+            dims=dims,
+            summed=not latency,
         )
 
     def _filter(self, principal: Principal, query: UsageQuery) -> UsageFilter:
@@ -231,13 +254,17 @@ class AnalyticsService:
     def _empty(self, query: UsageQuery) -> UsageBucket:
         start, end = as_datetime(query.start), as_datetime(query.end)
         return UsageBucket(
-            None, {}, Measures(), elapsed_seconds(start, end, None, None, datetime.now(UTC))
+            None,
+            {},
+            Measures(),
+            elapsed_seconds(start, end, series=None, bucket=None, now=datetime.now(UTC)),
         )
 
     async def request_logs(
         self,
         principal: Principal,
         tenant_id: UUID | None,
+        *,
         flt: RequestLogFilter,
         first: int | None,
         after: str | None,
@@ -273,6 +300,7 @@ class AnalyticsService:
 def elapsed_seconds(
     start: datetime,
     end: datetime,
+    *,
     series: Granularity | None,
     bucket: datetime | None,
     now: datetime,

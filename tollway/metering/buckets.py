@@ -42,6 +42,7 @@ class Segment:
 def plan_segments(
     start: datetime,
     end: datetime,
+    *,
     watermark: datetime | None,
     finest_rollup: dict[Granularity, datetime] | None = None,
     coarsest: Granularity = Granularity.DAY,

@@ -106,6 +106,7 @@ class MeteredTransport(httpx.AsyncBaseTransport):
         self,
         inner: httpx.AsyncBaseTransport,
         service: str,
+        *,
         reporter: UsageReporterClient,
         units: Units | None = None,
         api_key_id: str | None = None,
@@ -151,10 +152,13 @@ class MeteredTransport(httpx.AsyncBaseTransport):
 def meter(
     client: httpx.AsyncClient,
     service: str,
+    *,
     reporter: UsageReporterClient,
     units: Units | None = None,
     api_key_id: str | None = None,
 ) -> httpx.AsyncClient:
     """Make `client` report each call as usage of `service` (returns the same client)."""
-    client._transport = MeteredTransport(client._transport, service, reporter, units, api_key_id)
+    client._transport = MeteredTransport(
+        client._transport, service, reporter=reporter, units=units, api_key_id=api_key_id
+    )
     return client

@@ -97,7 +97,7 @@ class MetricsFilter:
 
 
 async def live_metrics(
-    bus: EventBus, principal: Principal, flt: MetricsFilter
+    bus: EventBus, principal: Principal, *, flt: MetricsFilter
 ) -> AsyncIterator[MetricPoint]:
     """One merged point per interval, for the principal's tenant (or all, for SUPER_ADMIN)."""
     principal.require_role(READ_ROLES, "read live metrics")

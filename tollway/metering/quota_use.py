@@ -52,6 +52,7 @@ def quota_of(key: ApiKey) -> Quota | None:
 async def quota_use(
     analytics: AnalyticsService,
     principal: Principal,
+    *,
     tenant: UUID | None,
     keys: list[ApiKey],
     now: datetime,
@@ -89,8 +90,8 @@ async def _admitted_units(
     rows = await analytics.buckets(
         principal,
         UsageQuery(start, now, tenant_id=tenant, filters={Dimension.SERVICE: ""}),
-        [Dimension.API_KEY],
-        None,
+        group_by=[Dimension.API_KEY],
+        series=None,
         latency=False,
     )
     used: dict[str, int] = defaultdict(int)

@@ -43,11 +43,13 @@ def _bins_object(dialect: Dialect, key: str, value: str, where: str) -> str:
 
 
 def from_raw(
-    dialect: Dialect, granularity: Granularity, cube: str, start: datetime, end: datetime
+    dialect: Dialect, granularity: Granularity, *, cube: str, start: datetime, end: datetime
 ) -> tuple[str, list[Any]]:
     """Rollups of `cube` at `granularity` for [start, end), from raw events."""
     held = [d for d in ALL_DIMENSIONS if d in CUBES[cube]]
-    inner, params = raw_aggregate(dialect, held, granularity, UsageFilter(), start, end)
+    inner, params = raw_aggregate(
+        dialect, held, bucket=granularity, flt=UsageFilter(), start=start, end=end
+    )
     dims = _dim_values(cube, "b")
     group = ", ".join(["b.bucket", *(f"b.{d.value}" for d in held)])
     sums = ", ".join(f"SUM(b.{m})" for m in _MEASURES)
@@ -62,6 +64,7 @@ def from_raw(
 def from_finer(
     dialect: Dialect,
     granularity: Granularity,
+    *,
     finer: Granularity,
     cube: str,
     start: datetime,

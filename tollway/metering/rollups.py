@@ -186,7 +186,9 @@ class RollupJob:
         kept_minutes = (m for m in minutes if m >= minutes_kept_from)
         for start, end in _ranges(kept_minutes, Granularity.MINUTE):
             for cube in minute_cubes:
-                await _run(conn, from_raw(dialect, Granularity.MINUTE, cube, start, end))
+                await _run(
+                    conn, from_raw(dialect, Granularity.MINUTE, cube=cube, start=start, end=end)
+                )
         hours = {floor(Granularity.HOUR, m) for m in minutes} | {floor(Granularity.HOUR, previous)}
         complete_hours = {h for h in hours if h + STEP[Granularity.HOUR] <= upto}
         for hour in sorted(complete_hours):
@@ -194,21 +196,36 @@ class RollupJob:
             for cube in minute_cubes:
                 if hour >= minutes_kept_from:
                     statement = from_finer(
-                        dialect, Granularity.HOUR, Granularity.MINUTE, cube, hour, end
+                        dialect,
+                        Granularity.HOUR,
+                        finer=Granularity.MINUTE,
+                        cube=cube,
+                        start=hour,
+                        end=end,
                     )
                 else:  # its minute rollups are gone: count the hour from raw events
-                    statement = from_raw(dialect, Granularity.HOUR, cube, hour, end)
+                    statement = from_raw(dialect, Granularity.HOUR, cube=cube, start=hour, end=end)
                 await _run(conn, statement)
         for start, end in _ranges(complete_hours, Granularity.HOUR):
             for cube in hour_cubes:
-                await _run(conn, from_raw(dialect, Granularity.HOUR, cube, start, end))
+                await _run(
+                    conn, from_raw(dialect, Granularity.HOUR, cube=cube, start=start, end=end)
+                )
         days = {floor(Granularity.DAY, h) for h in complete_hours}
         days.add(floor(Granularity.DAY, previous))
         for day in sorted(d for d in days if d + STEP[Granularity.DAY] <= upto):
             for cube in CUBES:
                 end = day + STEP[Granularity.DAY]
                 await _run(
-                    conn, from_finer(dialect, Granularity.DAY, Granularity.HOUR, cube, day, end)
+                    conn,
+                    from_finer(
+                        dialect,
+                        Granularity.DAY,
+                        finer=Granularity.HOUR,
+                        cube=cube,
+                        start=day,
+                        end=end,
+                    ),
                 )
 
 

@@ -155,7 +155,7 @@ class UsageProcessWriter(FlushLoop):
                 # The child cannot keep up: to the journal, in the background.
                 self._buffer, self._buffered_bytes = [], 0
                 first = self.wal.next_index - len(buffer)
-                self.inline.spill_raw_later(buffer, _batch_base(self.wal.file_id), first)
+                self.inline.spill_raw_later(buffer, _batch_base(self.wal.file_id), first=first)
 
     def add(self, record: UsageRecord) -> None:
         """Queue one event (its id, if it has one, is replaced when it is shipped)."""

@@ -135,7 +135,7 @@ class UsageWriter(FlushLoop):
         of any writer sharing the journal)."""
         self._in_background(self._spill(records))
 
-    def spill_raw_later(self, rows: list[RawUsage], id_base: int = 0, first: int = 0) -> None:
+    def spill_raw_later(self, rows: list[RawUsage], id_base: int = 0, *, first: int = 0) -> None:
         """`spill_later` for events as the request path captures them (made into records in
         the background, slice by slice). With an `id_base`, the nth row's id is
         `UUID(int=id_base | first + n)` (their ids in the usage log), else new ids."""

@@ -17,6 +17,7 @@ class LimitStorage(Protocol):
         self,
         checks: Sequence[Check],
         cost: int,
+        *,
         now_ms: int,
         reserve: int = 0,
         lease: Lease | None = None,

@@ -30,7 +30,7 @@ class Blocklist:
             return None
         return until - now_ms
 
-    def refused(self, address: str, decision: Decision, now_ms: int) -> int:
+    def refused(self, address: str, decision: Decision, *, now_ms: int) -> int:
         """Block `address` for as long as `decision` (a refusal) says; the wait in ms."""
         if len(self._until) >= MAX_ADDRESSES:
             self._until.clear()

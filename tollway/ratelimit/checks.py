@@ -43,7 +43,7 @@ RESERVE_MIN_ROOM = 1024
 counted request by request and instances hold few units another one could be refused for."""
 
 
-def window_check(identity: str, window: Window, now_ms: int, scope: str = "k") -> Check:
+def window_check(identity: str, window: Window, *, now_ms: int, scope: str = "k") -> Check:
     """The check for one window at `now_ms`; `scope` separates per-route windows of a key."""
     length = window.seconds * 1000
     name = window.name if scope == "k" else f"{scope}-{window.name}"
@@ -90,7 +90,7 @@ def period_bounds(period: QuotaPeriod, now: datetime) -> tuple[datetime, datetim
     raise ValueError(f"{period} has no calendar bounds")
 
 
-def quota_check(identity: str, quota: Quota, now_ms: int) -> Check:
+def quota_check(identity: str, quota: Quota, *, now_ms: int) -> Check:
     """The check for a quota at `now_ms`."""
     period = quota.refill if quota.period is QuotaPeriod.TOTAL else quota.period
     name = f"quota-{quota.period.value.lower()}"
@@ -121,37 +121,42 @@ def valid_range(check: Check) -> tuple[int, int]:
 def build_checks(
     identity: str,
     windows: Sequence[Window],
+    *,
     quota: Quota | None,
     now_ms: int,
     route_windows: Sequence[Window] = (),
     route: str = "",
 ) -> list[Check]:
     """Every check of one request: the identity's windows, a route's extra windows, the quota."""
-    checks = [window_check(identity, w, now_ms) for w in windows]
-    checks += [window_check(identity, w, now_ms, scope=f"route:{route}") for w in route_windows]
+    checks = [window_check(identity, w, now_ms=now_ms) for w in windows]
+    checks += [
+        window_check(identity, w, now_ms=now_ms, scope=f"route:{route}") for w in route_windows
+    ]
     if quota is not None:
-        checks.append(quota_check(identity, quota, now_ms))
+        checks.append(quota_check(identity, quota, now_ms=now_ms))
     return checks
 
 
 def admitted_levels(
-    checks: Sequence[Check], states: Sequence[CounterState], cost: int, now_ms: int
+    checks: Sequence[Check], states: Sequence[CounterState], *, cost: int, now_ms: int
 ) -> list[Level]:
     """Every check's level after admitting `cost`: what `read_result` says of an admitted
     request, without building results (it runs for every request that gets headers)."""
-    return [level_after(c, s, cost, now_ms) for c, s in zip(checks, states, strict=True)]
+    return [
+        level_after(c, s, cost=cost, now_ms=now_ms) for c, s in zip(checks, states, strict=True)
+    ]
 
 
 def read_result(
-    check: Check, state: CounterState, cost: int, now_ms: int, allowed: bool
+    check: Check, state: CounterState, *, cost: int, now_ms: int, allowed: bool
 ) -> CheckResult:
     """Remaining units, reset and retry time of one check after the decision."""
     if allowed:  # an admitted request passed every check
         wait: int | None = 0
-        level = level_after(check, state, cost, now_ms)
+        level = level_after(check, state, cost=cost, now_ms=now_ms)
     else:  # nothing was counted
-        wait = retry_after_ms(check, state, cost, now_ms)
-        level = level_after(check, state, 0, now_ms)
+        wait = retry_after_ms(check, state, cost=cost, now_ms=now_ms)
+        level = level_after(check, state, cost=0, now_ms=now_ms)
     return CheckResult(
         check.name,
         check.limit,

@@ -22,7 +22,7 @@ from tollway.ratelimit.types import Check, CounterState, Kind, Level
 FIXED, SLIDING, GCRA = Kind.FIXED, Kind.SLIDING, Kind.GCRA  # plain names: enum lookups cost
 
 
-def fixed_room(limit: int, count: int, cost: int) -> int:
+def fixed_room(limit: int, count: int, *, cost: int) -> int:
     """Units a fixed window (or quota) has left beyond a request of `cost`."""
     return limit - count - cost
 
@@ -30,6 +30,7 @@ def fixed_room(limit: int, count: int, cost: int) -> int:
 def sliding_room(
     limit: int,
     window_ms: int,
+    *,
     reset_ms: int,
     now_ms: int,
     count: int,
@@ -45,52 +46,58 @@ def sliding_room(
     ) // window_ms
 
 
-def gcra_room(burst: int, interval_ms: int, tat_ms: int, now_ms: int, cost: int) -> int:
+def gcra_room(burst: int, interval_ms: int, *, tat_ms: int, now_ms: int, cost: int) -> int:
     """Tokens a GCRA bucket of `burst` has left beyond a request of `cost`, one token per
     `interval_ms`, with theoretical arrival time `tat_ms`."""
     late_ms = tat_ms - now_ms if tat_ms > now_ms else 0
     return (burst * interval_ms - late_ms - cost * interval_ms) // interval_ms
 
 
-def room(check: Check, state: CounterState, cost: int, now_ms: int) -> int:
+def room(check: Check, state: CounterState, *, cost: int, now_ms: int) -> int:
     """Units `check` has left beyond a request of `cost`; negative: the request is refused."""
     kind = check.kind
     if kind is SLIDING:
         return sliding_room(
-            check.limit, check.interval_ms, check.reset_ms, now_ms, state[0], state[1], cost
+            check.limit,
+            check.interval_ms,
+            reset_ms=check.reset_ms,
+            now_ms=now_ms,
+            count=state[0],
+            previous_count=state[1],
+            cost=cost,
         )
     if kind is FIXED:
-        return fixed_room(check.limit, state[0], cost)
-    return gcra_room(check.burst, check.interval_ms, state[0], now_ms, cost)
+        return fixed_room(check.limit, state[0], cost=cost)
+    return gcra_room(check.burst, check.interval_ms, tat_ms=state[0], now_ms=now_ms, cost=cost)
 
 
-def gcra_consumed(tat_ms: int, now_ms: int, units: int, interval_ms: int) -> int:
+def gcra_consumed(tat_ms: int, now_ms: int, *, units: int, interval_ms: int) -> int:
     """A GCRA bucket's theoretical arrival time once `units` more are emitted."""
     return (tat_ms if tat_ms > now_ms else now_ms) + units * interval_ms
 
 
-def consumed(check: Check, state: CounterState, units: int, now_ms: int) -> int:
+def consumed(check: Check, state: CounterState, *, units: int, now_ms: int) -> int:
     """The stored value after `units` are counted: a count grows by them, a theoretical
     arrival time moves on by their emission time."""
     if check.kind is GCRA:
-        return gcra_consumed(state[0], now_ms, units, check.interval_ms)
+        return gcra_consumed(state[0], now_ms, units=units, interval_ms=check.interval_ms)
     return state[0] + units
 
 
-def level_after(check: Check, state: CounterState, cost: int, now_ms: int) -> Level:
+def level_after(check: Check, state: CounterState, *, cost: int, now_ms: int) -> Level:
     """Remaining units and reset of `check` once a request of `cost` is counted (cost 0:
     as it stands). A GCRA bucket resets when it would be full again."""
-    left = room(check, state, cost, now_ms)
+    left = room(check, state, cost=cost, now_ms=now_ms)
     if check.kind is GCRA:
-        return Level(left if left > 0 else 0, consumed(check, state, cost, now_ms))
+        return Level(left if left > 0 else 0, consumed(check, state, units=cost, now_ms=now_ms))
     return Level(left if left > 0 else 0, check.reset_ms)
 
 
-def retry_after_ms(check: Check, state: CounterState, cost: int, now_ms: int) -> int | None:
+def retry_after_ms(check: Check, state: CounterState, *, cost: int, now_ms: int) -> int | None:
     """How long until `check` would admit this request of `cost` again, with no other
     traffic meanwhile (0: it admits it now); None when it never will (the cost exceeds the
     limit, or TOTAL credits that never refill are spent)."""
-    if room(check, state, cost, now_ms) >= 0:
+    if room(check, state, cost=cost, now_ms=now_ms) >= 0:
         return 0
     kind = check.kind
     if kind is GCRA:

@@ -22,6 +22,7 @@ class Decision:
         self,
         allowed: bool,
         checks: tuple[Check, ...] = (),
+        *,
         states: Sequence[CounterState] = (),
         cost: int = 1,
         now_ms: int = 0,
@@ -41,7 +42,7 @@ class Decision:
         if self._results is None:
             self._results = tuple(
                 [
-                    read_result(c, s, self.cost, self.now_ms, self.allowed)
+                    read_result(c, s, cost=self.cost, now_ms=self.now_ms, allowed=self.allowed)
                     for c, s in zip(self.checks, self.states, strict=True)
                 ]
             )

@@ -59,6 +59,7 @@ class FailoverStorage:
         self,
         checks: Sequence[Check],
         cost: int,
+        *,
         now_ms: int,
         reserve: int = 0,
         lease: Lease | None = None,
@@ -67,13 +68,17 @@ class FailoverStorage:
         """Primary when up; otherwise the failure mode decides."""
         if not self.degraded:
             try:
-                return await self.primary.apply(checks, cost, now_ms, reserve, lease, final)
+                return await self.primary.apply(
+                    checks, cost, now_ms=now_ms, reserve=reserve, lease=lease, final=final
+                )
             except UNAVAILABLE as exc:
                 logger.warning("rate-limit storage unreachable (%s); failing %s", exc, self.mode)
                 self._down_until = self._clock() + self._retry_seconds
         if self.mode is FailureMode.CLOSED:
             raise LimiterUnavailable("rate-limit storage unreachable")
-        return await self.fallback.apply(checks, cost, now_ms, reserve, lease, final)
+        return await self.fallback.apply(
+            checks, cost, now_ms=now_ms, reserve=reserve, lease=lease, final=final
+        )
 
     async def reset(self) -> None:
         """Reset both."""

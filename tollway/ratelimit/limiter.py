@@ -26,6 +26,7 @@ class Limiter:
         self,
         storage: LimitStorage,
         clock: Callable[[], int] = wall_clock_ms,
+        *,
         reserve_units: int = 0,
     ) -> None:
         """`reserve_units`: how many units ahead an admitted request may lease for this
@@ -60,13 +61,13 @@ class Limiter:
         route: str,
     ) -> CheckPlan:
         plan = self._plans.get((identity, route))
-        if plan is not None and plan.matches(windows, quota, route_windows):
+        if plan is not None and plan.matches(windows, quota, route_windows=route_windows):
             return plan
         if plan is not None and plan.reservation is not None:
             self.reservations.end(plan.reservation)
         if len(self._plans) >= MAX_PLANS:  # many identities (per-IP limits): start afresh
             self.forget_plans()
-        plan = CheckPlan(identity, windows, quota, route_windows, route)
+        plan = CheckPlan(identity, windows, quota=quota, route_windows=route_windows, route=route)
         self._plans[(identity, route)] = plan
         return plan
 
@@ -74,6 +75,7 @@ class Limiter:
         self,
         identity: str,
         windows: Sequence[Window],
+        *,
         quota: Quota | None,
         cost: int,
         route_windows: Sequence[Window],
@@ -91,8 +93,8 @@ class Limiter:
         if not checks:
             return Decision(True, checks)
         if self._apply_now is not None:
-            allowed, _, states = self._apply_now(checks, cost, now)
-            return Decision(allowed, checks, states, cost, now)
+            allowed, _, states = self._apply_now(checks, cost, now_ms=now)
+            return Decision(allowed, checks, states=states, cost=cost, now_ms=now)
         held = plan.reservation
         if held is not None and held.checks is checks and held.covers(cost, now):
             return self._admit_held(held, cost, now)
@@ -115,8 +117,10 @@ class Limiter:
         """Report and lease more units for `held` with a request of no cost of its own."""
         lease = held.lease(now)
         try:
-            answer = await self.storage.apply(held.checks, 0, now, self._ask(held), lease)
-            held.add(answer, 0, lease, now)
+            answer = await self.storage.apply(
+                held.checks, 0, now_ms=now, reserve=self._ask(held), lease=lease
+            )
+            held.add(answer, 0, sent=lease, now_ms=now)
         except Exception as exc:  # the next request not covered asks, and meets it itself
             logger.debug("topping up a reservation failed: %s", exc)
             held.granting = False
@@ -161,6 +165,7 @@ class Limiter:
         self,
         identity: str,
         windows: Sequence[Window],
+        *,
         quota: Quota | None,
         cost: int = 1,
         route_windows: Sequence[Window] = (),
@@ -179,8 +184,8 @@ class Limiter:
             return decision
         if self.reserve_units and plan.leasable:
             return await self._hit_reserving(plan, checks, cost, now)
-        allowed, _, states = await self.storage.apply(checks, cost, now)
-        return Decision(allowed, checks, states, cost, now)
+        allowed, _, states = await self.storage.apply(checks, cost, now_ms=now)
+        return Decision(allowed, checks, states=states, cost=cost, now_ms=now)
 
     def _reservation(self, plan: CheckPlan, checks: tuple[Check, ...]) -> Reservation:
         held = plan.reservation
@@ -207,15 +212,17 @@ class Limiter:
         else:
             return self._admit_held(held, cost, now)
         if held.refill is not None:  # one request of a lease at a time: count this one apart
-            allowed, _, states = await self.storage.apply(checks, cost, now)
-            return Decision(allowed, checks, states, cost, now)
+            allowed, _, states = await self.storage.apply(checks, cost, now_ms=now)
+            return Decision(allowed, checks, states=states, cost=cost, now_ms=now)
         if now >= held.until_ms:
             held.units = 0  # expired: this request gives them back
         held.start_refill()
         lease = held.lease(now)
         try:
-            answer = await self.storage.apply(checks, cost, now, self._ask(held), lease)
-            held.add(answer, cost, lease, now)
+            answer = await self.storage.apply(
+                checks, cost, now_ms=now, reserve=self._ask(held), lease=lease
+            )
+            held.add(answer, cost, sent=lease, now_ms=now)
         finally:
             held.end_refill()
-        return Decision(answer.allowed, checks, answer.states, cost, now)
+        return Decision(answer.allowed, checks, states=answer.states, cost=cost, now_ms=now)

@@ -47,6 +47,7 @@ class MemoryStorage:
         self,
         checks: Sequence[Check],
         cost: int,
+        *,
         now_ms: int,
         reserve: int = 0,
         lease: Lease | None = None,
@@ -54,10 +55,10 @@ class MemoryStorage:
     ) -> StorageAnswer:
         """Evaluate every check, count all when every one allows (see `LimitStorage`)."""
         if lease is None and not self._leases:
-            return self.apply_now(checks, cost, now_ms)
+            return self.apply_now(checks, cost, now_ms=now_ms)
         return self._apply_leased(checks, cost, now_ms, reserve, lease, final)
 
-    def apply_now(self, checks: Sequence[Check], cost: int, now_ms: int) -> StorageAnswer:
+    def apply_now(self, checks: Sequence[Check], cost: int, *, now_ms: int) -> StorageAnswer:
         """`apply` for a request without a reservation while nothing is leased (embedded
         mode): it never awaits, and the limiter's hot path calls it directly."""
         if self._leases:
@@ -74,7 +75,7 @@ class MemoryStorage:
                 0 if counter is None else counter[0],
                 _count(values, keys[1]) if check.kind is SLIDING else 0,
             )
-            if room(check, state, cost, now_ms) < 0:
+            if room(check, state, cost=cost, now_ms=now_ms) < 0:
                 allowed = False
             states.append(state)
         if allowed:
@@ -111,7 +112,7 @@ class MemoryStorage:
                     previous = _count(values, check.keys[1])
                     previous += self._leased_to_others(check.lease_keys[1], own, now_ms)
                 state = CounterState(value, previous)
-            left = room(check, state, cost, now_ms)
+            left = room(check, state, cost=cost, now_ms=now_ms)
             if left < 0:
                 allowed = False
             if reserve:
@@ -133,7 +134,7 @@ class MemoryStorage:
 
     def _count_on(self, check: Check, state: CounterState, units: int, now_ms: int) -> None:
         """Store `state` with `units` counted (the request's own state: nothing leased)."""
-        value = consumed(check, state, units, now_ms)
+        value = consumed(check, state, units=units, now_ms=now_ms)
         if check.kind is GCRA:
             expires = value + EXPIRY_MARGIN_MS
         else:

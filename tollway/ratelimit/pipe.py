@@ -132,7 +132,7 @@ class ScriptPipe:
         self._watchdog: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_kwargs(cls, script: str, kwargs: dict[str, Any], timeout: float) -> ScriptPipe:
+    def from_kwargs(cls, script: str, kwargs: dict[str, Any], *, timeout: float) -> ScriptPipe:
         """Built from a redis-py pool's `connection_kwargs`, so both reach the same server."""
         return cls(
             script,

@@ -30,6 +30,7 @@ class CheckPlan:
         self,
         identity: str,
         windows: Sequence[Window],
+        *,
         quota: Quota | None,
         route_windows: Sequence[Window] = (),
         route: str = "",
@@ -45,7 +46,7 @@ class CheckPlan:
         self.leasable = False  # units may be leased ahead for these checks
 
     def matches(
-        self, windows: Sequence[Window], quota: Quota | None, route_windows: Sequence[Window]
+        self, windows: Sequence[Window], quota: Quota | None, *, route_windows: Sequence[Window]
     ) -> bool:
         """True when this plan was compiled for this configuration."""
         # The hot path passes the very objects this plan was compiled from (a key record's),
@@ -65,7 +66,12 @@ class CheckPlan:
             return self.checks
         checks = tuple(
             build_checks(
-                self._identity, self.windows, self.quota, now_ms, self.route_windows, self._route
+                self._identity,
+                self.windows,
+                quota=self.quota,
+                now_ms=now_ms,
+                route_windows=self.route_windows,
+                route=self._route,
             )
         )
         start, end = -NEVER, NEVER

@@ -34,13 +34,14 @@ class RedisStorage:
     def __init__(self, redis: Redis, timeout: float = 1.0) -> None:
         self._redis = redis
         self._pipe = ScriptPipe.from_kwargs(
-            LUA_SOURCE, redis.connection_pool.connection_kwargs, timeout
+            LUA_SOURCE, redis.connection_pool.connection_kwargs, timeout=timeout
         )
 
     async def apply(
         self,
         checks: Sequence[Check],
         cost: int,
+        *,
         now_ms: int,
         reserve: int = 0,
         lease: Lease | None = None,

@@ -70,7 +70,7 @@ class Reservation:
             now_ms + RESERVATION_MS + LEASE_GRACE_MS,
         )
 
-    def add(self, answer: StorageAnswer, cost: int, sent: Lease, now_ms: int) -> None:
+    def add(self, answer: StorageAnswer, cost: int, *, sent: Lease, now_ms: int) -> None:
         """Record the storage's answer to a request of `cost` made with lease `sent`."""
         self.reported = sent.counted
         self.leased = sent.keep + answer.reserved
@@ -105,7 +105,7 @@ class Reservation:
         self.handed_out += cost
         # What the storage would hold had the units still held never been leased.
         states = [CounterState(a - held, b) for a, b in self.after]
-        return Decision(True, self.checks, states, cost, now_ms)
+        return Decision(True, self.checks, states=states, cost=cost, now_ms=now_ms)
 
 
 class Reservations:
@@ -158,6 +158,8 @@ class Reservations:
         if held.handed_out == held.reported and held.leased == 0:
             return  # nothing to report, nothing leased
         try:
-            await self.storage.apply(held.checks, 0, now_ms, 0, held.lease(now_ms), final=True)
+            await self.storage.apply(
+                held.checks, 0, now_ms=now_ms, reserve=0, lease=held.lease(now_ms), final=True
+            )
         except Exception as exc:  # the storage lets the lease go by itself
             logger.warning("giving back leased units failed: %s", exc)

@@ -22,6 +22,7 @@ class AdjustmentQuery:
         self,
         info: Info,
         tenant_id: strawberry.ID | None = None,
+        *,
         status: AdjustmentStatus | None = None,
         kind: AdjustmentKind | None = None,
         scope: AdjustmentScope | None = None,
@@ -35,7 +36,7 @@ class AdjustmentQuery:
             parse_optional_id(tenant_id, "tenantId"), status, kind, scope,
             parse_optional_id(api_key_id, "apiKeyId"),
         )  # fmt: skip
-        page = await ctx.services.adjustments.list(ctx.principal, flt, first, after)
+        page = await ctx.services.adjustments.list(ctx.principal, flt, first=first, after=after)
         return to_connection(page, LimitAdjustment.from_model)
 
     @strawberry.field(permission_classes=[Allowed])
@@ -75,9 +76,9 @@ class AdjustmentMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def end_limit_adjustment(
-        self, info: Info, id: strawberry.ID, reason: str | None = None
+        self, info: Info, id: strawberry.ID, *, reason: str | None = None
     ) -> LimitAdjustment:
         """Stop an adjustment now, on every instance."""
         ctx = info.context
-        row = await ctx.services.adjustments.end(ctx.principal, parse_id(id), reason)
+        row = await ctx.services.adjustments.end(ctx.principal, parse_id(id), reason=reason)
         return LimitAdjustment.from_model(row)

@@ -48,6 +48,7 @@ class AlertQuery:
         self,
         info: Info,
         filter: AlertFilterInput | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Alert]:
@@ -59,7 +60,7 @@ class AlertQuery:
             key_id=parse_optional_id(f.key_id, "keyId"), since=f.since,
         )  # fmt: skip
         ctx = info.context
-        page = await ctx.services.alerts.list(ctx.principal, flt, first, after)
+        page = await ctx.services.alerts.list(ctx.principal, flt, first=first, after=after)
         return to_connection(page, Alert.from_model)
 
     @strawberry.field(permission_classes=[Allowed])
@@ -95,13 +96,14 @@ class AlertQuery:
         self,
         info: Info,
         filter: SecurityEventFilterInput | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[SecurityEvent]:
         """Denied requests, newest first."""
         ctx = info.context
         page = await ctx.services.security.list(
-            ctx.principal, _security_filter(filter), first, after
+            ctx.principal, _security_filter(filter), first=first, after=after
         )
         return to_connection(page, SecurityEvent.from_model)
 
@@ -121,19 +123,21 @@ class AlertMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def acknowledge_alert(
-        self, info: Info, id: strawberry.ID, note: str | None = None
+        self, info: Info, id: strawberry.ID, *, note: str | None = None
     ) -> Alert:
         """OPEN -> ACKNOWLEDGED (who and when are recorded)."""
         ctx = info.context
-        alert = await ctx.services.alerts.acknowledge(ctx.principal, parse_id(id), note)
+        alert = await ctx.services.alerts.acknowledge(ctx.principal, parse_id(id), note=note)
         return Alert.from_model(alert)
 
     @strawberry.mutation(permission_classes=[Allowed])
-    async def resolve_alert(self, info: Info, id: strawberry.ID, note: str | None = None) -> Alert:
+    async def resolve_alert(
+        self, info: Info, id: strawberry.ID, *, note: str | None = None
+    ) -> Alert:
         """Close an alert by hand."""
         ctx = info.context
         return Alert.from_model(
-            await ctx.services.alerts.resolve(ctx.principal, parse_id(id), note)
+            await ctx.services.alerts.resolve(ctx.principal, parse_id(id), note=note)
         )
 
     @strawberry.mutation(permission_classes=[Allowed])
@@ -148,20 +152,20 @@ class AlertMutation:
             enabled=input.enabled,
         )  # fmt: skip
         row = await ctx.services.alert_rules.create(
-            ctx.principal, parse_optional_id(input.tenant_id, "tenantId"), fields
+            ctx.principal, parse_optional_id(input.tenant_id, "tenantId"), rule=fields
         )
         return AlertRule.from_model(row)
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def update_alert_rule(
-        self, info: Info, id: strawberry.ID, input: UpdateAlertRuleInput
+        self, info: Info, id: strawberry.ID, *, input: UpdateAlertRuleInput
     ) -> AlertRule:
         """Change a rule (enable or disable it, move its threshold…)."""
         changes: dict[str, Any] = {
             k: v for k, v in vars(input).items() if v is not strawberry.UNSET
         }
         ctx = info.context
-        row = await ctx.services.alert_rules.update(ctx.principal, parse_id(id), changes)
+        row = await ctx.services.alert_rules.update(ctx.principal, parse_id(id), changes=changes)
         return AlertRule.from_model(row)
 
     @strawberry.mutation(permission_classes=[Allowed])
@@ -182,22 +186,25 @@ class AlertSubscription:
         self,
         info: Info,
         severity_at_least: Severity = Severity.INFO,
+        *,
         tenant_id: strawberry.ID | None = None,
     ) -> AsyncGenerator[Alert, None]:
         """Alerts as they open, escalate, are acknowledged and resolve."""
         ctx = info.context
         scope = parse_optional_id(tenant_id, "tenantId")
-        async for alert in ctx.services.alerts.live(ctx.principal, severity_at_least, scope):
+        async for alert in ctx.services.alerts.live(
+            ctx.principal, severity_at_least, tenant_id=scope
+        ):
             yield Alert.from_model(alert)
 
     @strawberry.subscription(permission_classes=[Allowed])
     async def security_events(
-        self, info: Info, tenant_id: strawberry.ID | None = None, min_risk: int = 0
+        self, info: Info, tenant_id: strawberry.ID | None = None, *, min_risk: int = 0
     ) -> AsyncGenerator[SecurityEvent, None]:
         """Denied requests as they are stored."""
         ctx = info.context
         scope = parse_optional_id(tenant_id, "tenantId")
-        async for event in ctx.services.security.live(ctx.principal, scope, min_risk):
+        async for event in ctx.services.security.live(ctx.principal, scope, min_risk=min_risk):
             yield SecurityEvent.from_model(event)
 
     @strawberry.subscription(permission_classes=[Allowed])
@@ -205,6 +212,7 @@ class AlertSubscription:
         self,
         info: Info,
         interval_seconds: int = 1,
+        *,
         tenant_id: strawberry.ID | None = None,
         key_id: strawberry.ID | None = None,
         route: str | None = None,
@@ -216,5 +224,5 @@ class AlertSubscription:
             tenant_id=parse_optional_id(tenant_id, "tenantId"),
             key_id=parse_optional_id(key_id, "keyId"), route=route,
         )  # fmt: skip
-        async for point in live_metrics(ctx.services.bus, ctx.principal, flt):
+        async for point in live_metrics(ctx.services.bus, ctx.principal, flt=flt):
             yield MetricPoint.from_data(point)

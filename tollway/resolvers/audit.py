@@ -23,6 +23,7 @@ class AuditQuery:
         self,
         info: Info,
         filter: AuditLogFilter | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AuditEntry]:
@@ -38,7 +39,7 @@ class AuditQuery:
             until=f.until,
         )
         ctx = info.context
-        page = await ctx.services.audit.list(ctx.principal, flt, first, after)
+        page = await ctx.services.audit.list(ctx.principal, flt, first=first, after=after)
         return to_connection(page, AuditEntry.from_model)
 
 

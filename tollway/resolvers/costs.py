@@ -67,6 +67,7 @@ class CostQuery:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
         group_by: list[CostDimension],
         tenant_id: strawberry.ID | None = None,
@@ -75,7 +76,12 @@ class CostQuery:
         """Costs per whole UTC day in range, grouped (e.g. `[DAY, SERVICE]`), largest first."""
         ctx = info.context
         lines = await ctx.services.costs.costs(
-            ctx.principal, from_, to, group_by, parse_optional_id(tenant_id, "tenantId"), service
+            ctx.principal,
+            from_,
+            end=to,
+            group_by=group_by,
+            tenant_id=parse_optional_id(tenant_id, "tenantId"),
+            service=service,
         )
         return [CostLine.from_line(line) for line in lines]
 

@@ -66,6 +66,7 @@ class KeyQuery:
         self,
         info: Info,
         tenant_id: strawberry.ID | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
         status: KeyStatus | None = None,
@@ -81,7 +82,7 @@ class KeyQuery:
             parse_optional_id(tenant_id, "tenantId"), status, environment, plan, owner_type,
             owner_id, search,
         )  # fmt: skip
-        page = await ctx.services.keys.list(ctx.principal, flt, first, after)
+        page = await ctx.services.keys.list(ctx.principal, flt, first=first, after=after)
         return to_connection(page, ApiKey.from_model)
 
     @strawberry.field(permission_classes=[Allowed])
@@ -128,30 +129,30 @@ class KeyMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def update_api_key(
-        self, info: Info, id: strawberry.ID, input: UpdateApiKeyInput
+        self, info: Info, id: strawberry.ID, *, input: UpdateApiKeyInput
     ) -> ApiKeyPayload:
         """Everything but the secret; disable and enable with `status`."""
         ctx = info.context
-        key = await ctx.services.keys.update(ctx.principal, parse_id(id), _changes(input))
+        key = await ctx.services.keys.update(ctx.principal, parse_id(id), changes=_changes(input))
         return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def revoke_api_key(
-        self, info: Info, id: strawberry.ID, reason: str | None = None
+        self, info: Info, id: strawberry.ID, *, reason: str | None = None
     ) -> ApiKeyPayload:
         """Irreversible."""
         ctx = info.context
-        key = await ctx.services.keys.revoke(ctx.principal, parse_id(id), reason)
+        key = await ctx.services.keys.revoke(ctx.principal, parse_id(id), reason=reason)
         return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def rotate_api_key(
-        self, info: Info, id: strawberry.ID, grace_period_seconds: int = 0
+        self, info: Info, id: strawberry.ID, *, grace_period_seconds: int = 0
     ) -> RotateApiKeyPayload:
         """A new secret; the old one works for `gracePeriodSeconds` more."""
         ctx = info.context
         key, secret = await ctx.services.keys.rotate(
-            ctx.principal, parse_id(id), grace_period_seconds
+            ctx.principal, parse_id(id), grace_seconds=grace_period_seconds
         )
         return RotateApiKeyPayload(secret=secret, api_key=ApiKey.from_model(key))
 
@@ -177,6 +178,7 @@ class KeyMutation:
         self,
         info: Info,
         key: str,
+        *,
         route: str | None = None,
         cost: int | None = None,
         client_ip: str | None = None,
@@ -222,9 +224,9 @@ async def _save_plan(info: Info, input: PlanInput, create: bool) -> Plan:
     plan = await ctx.services.plans.save(
         ctx.principal,
         input.name,
-        input.description,
-        [w.to_spec() for w in input.rate_limits],
-        input.quota.to_spec() if input.quota else None,
+        description=input.description,
+        windows=[w.to_spec() for w in input.rate_limits],
+        quota=input.quota.to_spec() if input.quota else None,
         create=create,
     )
     return Plan.from_model(plan)

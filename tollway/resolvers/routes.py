@@ -41,7 +41,7 @@ class RouteMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def update_route_rule(
-        self, info: Info, id: strawberry.ID, input: UpdateRouteRuleInput
+        self, info: Info, id: strawberry.ID, *, input: UpdateRouteRuleInput
     ) -> RouteRule:
         """Change a rule."""
         changes: dict[str, Any] = {
@@ -50,7 +50,7 @@ class RouteMutation:
         if changes.get("rate_limits") is not None:
             changes["rate_limits"] = [w.to_spec() for w in changes["rate_limits"]]
         ctx = info.context
-        row = await ctx.services.routes.update(ctx.principal, parse_id(id), changes)
+        row = await ctx.services.routes.update(ctx.principal, parse_id(id), changes=changes)
         return RouteRule.from_model(row)
 
     @strawberry.mutation(permission_classes=[Allowed])

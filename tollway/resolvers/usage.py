@@ -63,6 +63,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
         tenant_id: strawberry.ID | None = None,
         api_key_id: strawberry.ID | None = None,
@@ -80,6 +81,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
         granularity: Granularity = Granularity.HOUR,
         tenant_id: strawberry.ID | None = None,
@@ -90,9 +92,11 @@ class UsageQueryRoot:
         """One point per bucket (and group); at most 10,000 buckets."""
         ctx = info.context
         found = await ctx.services.analytics.series(
-            ctx.principal, _query(from_, to, tenant_id, api_key_id, filter), granularity,
-            group_by or [],
-        )  # fmt: skip
+            ctx.principal,
+            _query(from_, to, tenant_id, api_key_id, filter),
+            granularity=granularity,
+            group_by=group_by or [],
+        )
         return [UsageBucketType.convert(b) for b in found]
 
     @strawberry.field(permission_classes=[Allowed])
@@ -100,6 +104,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         group_by: list[Dimension],
+        *,
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
         tenant_id: strawberry.ID | None = None,
@@ -112,8 +117,8 @@ class UsageQueryRoot:
         per route, per error code, per service..."""
         ctx = info.context
         found = await ctx.services.analytics.breakdown(
-            ctx.principal, _query(from_, to, tenant_id, api_key_id, filter), group_by,
-            order_by, first,
+            ctx.principal, _query(from_, to, tenant_id, api_key_id, filter), group_by=group_by,
+            order=order_by, limit=first,
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found]
 
@@ -122,6 +127,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
         tenant_id: strawberry.ID | None = None,
         api_key_id: strawberry.ID | None = None,
@@ -132,7 +138,7 @@ class UsageQueryRoot:
         ctx = info.context
         found = await ctx.services.analytics.breakdown(
             ctx.principal, _query(from_, to, tenant_id, api_key_id),
-            [Dimension.METHOD, Dimension.ROUTE], order_by, first,
+            group_by=[Dimension.METHOD, Dimension.ROUTE], order=order_by, limit=first,
         )  # fmt: skip
         return [UsageBucketType.convert(b) for b in found]
 
@@ -141,6 +147,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
         tenant_id: strawberry.ID | None = None,
         api_key_id: strawberry.ID | None = None,
@@ -148,9 +155,12 @@ class UsageQueryRoot:
         """Failed requests per error code (Tollway's rejections) and status class."""
         ctx = info.context
         found = await ctx.services.analytics.breakdown(
-            ctx.principal, _query(from_, to, tenant_id, api_key_id),
-            [Dimension.ERROR_CODE, Dimension.STATUS_CLASS], UsageOrder.ERRORS, MAX_GROUPS,
-        )  # fmt: skip
+            ctx.principal,
+            _query(from_, to, tenant_id, api_key_id),
+            group_by=[Dimension.ERROR_CODE, Dimension.STATUS_CLASS],
+            order=UsageOrder.ERRORS,
+            limit=MAX_GROUPS,
+        )
         return [UsageBucketType.convert(b) for b in found if b.measures.errors]
 
     @strawberry.field(permission_classes=[Allowed])
@@ -158,6 +168,7 @@ class UsageQueryRoot:
         self,
         info: Info,
         tenant_id: strawberry.ID | None = None,
+        *,
         api_key_id: strawberry.ID | None = None,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
@@ -178,7 +189,11 @@ class UsageQueryRoot:
             client_ip=client_ip,
         )  # fmt: skip
         page = await ctx.services.analytics.request_logs(
-            ctx.principal, parse_optional_id(tenant_id, "tenantId"), flt, first, after
+            ctx.principal,
+            parse_optional_id(tenant_id, "tenantId"),
+            flt=flt,
+            first=first,
+            after=after,
         )
         return to_connection(page, RequestLog.from_model)
 

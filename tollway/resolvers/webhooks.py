@@ -49,6 +49,7 @@ class WebhookQuery:
         self,
         info: Info,
         tenant_id: strawberry.ID | None = None,
+        *,
         enabled: bool | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -56,7 +57,11 @@ class WebhookQuery:
         """The tenant's endpoints, oldest first."""
         ctx = info.context
         page = await ctx.services.webhook_endpoints.list(
-            ctx.principal, parse_optional_id(tenant_id, "tenantId"), enabled, first, after
+            ctx.principal,
+            parse_optional_id(tenant_id, "tenantId"),
+            enabled=enabled,
+            first=first,
+            after=after,
         )
         return to_connection(page, WebhookEndpoint.from_model)
 
@@ -72,6 +77,7 @@ class WebhookQuery:
         self,
         info: Info,
         filter: WebhookMessageFilterInput | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookMessage]:
@@ -83,7 +89,9 @@ class WebhookQuery:
             event_type=f.event_type, since=f.since,
         )  # fmt: skip
         ctx = info.context
-        page = await ctx.services.webhook_messages.list(ctx.principal, flt, first, after)
+        page = await ctx.services.webhook_messages.list(
+            ctx.principal, flt, first=first, after=after
+        )
         return to_connection(page, WebhookMessage.from_model)
 
     @strawberry.field(permission_classes=[Allowed])
@@ -98,6 +106,7 @@ class WebhookQuery:
         self,
         info: Info,
         filter: WebhookAttemptFilterInput | None = None,
+        *,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookAttempt]:
@@ -110,7 +119,9 @@ class WebhookQuery:
             since=f.since,
         )  # fmt: skip
         ctx = info.context
-        page = await ctx.services.webhook_messages.attempts(ctx.principal, flt, first, after)
+        page = await ctx.services.webhook_messages.attempts(
+            ctx.principal, flt, first=first, after=after
+        )
         return to_connection(page, WebhookAttempt.from_model)
 
     @strawberry.field(permission_classes=[Allowed])
@@ -135,7 +146,7 @@ class WebhookMutation:
             enabled=input.enabled,
         )  # fmt: skip
         endpoint, secret = await ctx.services.webhook_endpoints.create(
-            ctx.principal, parse_id(input.tenant_id, "tenantId"), fields
+            ctx.principal, parse_id(input.tenant_id, "tenantId"), new=fields
         )
         return WebhookEndpointWithSecret(
             secret=secret, endpoint=WebhookEndpoint.from_model(endpoint)
@@ -143,7 +154,7 @@ class WebhookMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def update_webhook_endpoint(
-        self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
+        self, info: Info, id: strawberry.ID, *, input: UpdateWebhookEndpointInput
     ) -> WebhookEndpoint:
         """Change an endpoint; `enabled: true` brings a disabled one back."""
         changes: dict[str, Any] = {
@@ -152,7 +163,9 @@ class WebhookMutation:
         if "headers" in changes:
             changes["headers"] = _headers(changes["headers"])
         ctx = info.context
-        endpoint = await ctx.services.webhook_endpoints.update(ctx.principal, parse_id(id), changes)
+        endpoint = await ctx.services.webhook_endpoints.update(
+            ctx.principal, parse_id(id), changes=changes
+        )
         return WebhookEndpoint.from_model(endpoint)
 
     @strawberry.mutation(permission_classes=[Allowed])
@@ -164,12 +177,12 @@ class WebhookMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def rotate_webhook_secret(
-        self, info: Info, id: strawberry.ID, overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
+        self, info: Info, id: strawberry.ID, *, overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
     ) -> WebhookEndpointWithSecret:
         """A new secret; the old one keeps signing too (two signatures) for the overlap."""
         ctx = info.context
         endpoint, secret = await ctx.services.webhook_endpoints.rotate_secret(
-            ctx.principal, parse_id(id), overlap_seconds
+            ctx.principal, parse_id(id), overlap_seconds=overlap_seconds
         )
         return WebhookEndpointWithSecret(
             secret=secret, endpoint=WebhookEndpoint.from_model(endpoint)
@@ -195,11 +208,11 @@ class WebhookMutation:
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def recover_webhook_messages(
-        self, info: Info, endpoint_id: strawberry.ID, since: datetime
+        self, info: Info, endpoint_id: strawberry.ID, *, since: datetime
     ) -> RecoverWebhookMessagesPayload:
         """Send again every message to the endpoint that failed since `since`."""
         ctx = info.context
         count = await ctx.services.webhook_messages.recover(
-            ctx.principal, parse_id(endpoint_id, "endpointId"), since
+            ctx.principal, parse_id(endpoint_id, "endpointId"), since=since
         )
         return RecoverWebhookMessagesPayload(count=count)

@@ -37,7 +37,7 @@ class AuthGate:
     """Tokens checked, failures limited per address and recorded."""
 
     def __init__(
-        self, tokens: TokenAuthority, guard: AdminLoginGuard, activity: ActivityRecorder
+        self, tokens: TokenAuthority, guard: AdminLoginGuard, *, activity: ActivityRecorder
     ) -> None:
         self.tokens = tokens
         self.guard = guard

@@ -45,7 +45,7 @@ def decode_body(data: str | bytes, max_depth: int) -> Any:
     return value
 
 
-def check_value(value: Any, max_depth: int, where: str = "the body") -> None:
+def check_value(value: Any, max_depth: int, *, where: str = "the body") -> None:
     """Raise InvalidInput for nesting past `max_depth` or a string no column can store."""
     for depth, item in _walk(value):
         if depth > max_depth:

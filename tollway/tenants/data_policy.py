@@ -94,13 +94,13 @@ def _camel(name: str) -> str:
 class DataPolicyService:
     """Reads and sets tenants' data policies (audited; every instance picks a change up)."""
 
-    def __init__(self, audit: AuditService, bus: EventBus, defaults: DataPolicyChoices) -> None:
+    def __init__(self, audit: AuditService, bus: EventBus, *, defaults: DataPolicyChoices) -> None:
         self._audit = audit
         self._bus = bus
         self.defaults = defaults
 
     async def choose(
-        self, principal: Principal, tenant_id: UUID, choices: DataPolicyChoices
+        self, principal: Principal, tenant_id: UUID, *, choices: DataPolicyChoices
     ) -> Tenant:
         """Replace the tenant's choices (None: follow the deployment) and audit the change."""
         principal.require_role(WRITE_ROLES, "set data policies")
@@ -117,7 +117,12 @@ class DataPolicyService:
                 k: {"from": before[k], "to": v} for k, v in columns.items() if before[k] != v
             }
             entry = await self._audit.record(
-                principal, "tenant.data_policy", "tenant", tenant.id, tenant.id, changes
+                principal,
+                "tenant.data_policy",
+                target_type="tenant",
+                target_id=tenant.id,
+                tenant_id=tenant.id,
+                changes=changes,
             )
         self._audit.announce(entry)
         if "anonymize_ips" in changes:  # cached keys carry the old choice

@@ -59,7 +59,7 @@ class TenantService:
         self._max_page_size = max_page_size
 
     async def create(
-        self, principal: Principal, name: str, metadata: dict[str, Any] | None
+        self, principal: Principal, name: str, *, metadata: dict[str, Any] | None
     ) -> Tenant:
         """Only a SUPER_ADMIN creates tenants."""
         if principal.role is not Role.SUPER_ADMIN:
@@ -72,14 +72,21 @@ class TenantService:
             async with in_transaction():
                 tenant = await Tenant.create(**fields)
                 entry = await self._audit.record(
-                    principal, "tenant.create", "tenant", tenant.id, tenant.id, fields
+                    principal,
+                    "tenant.create",
+                    target_type="tenant",
+                    target_id=tenant.id,
+                    tenant_id=tenant.id,
+                    changes=fields,
                 )
         except IntegrityError:
             raise Conflict(f"a tenant named {fields['name']!r} already exists") from None
         self._audit.announce(entry)
         return tenant
 
-    async def update(self, principal: Principal, tenant_id: UUID, changes: TenantChanges) -> Tenant:
+    async def update(
+        self, principal: Principal, tenant_id: UUID, *, changes: TenantChanges
+    ) -> Tenant:
         """SUPER_ADMIN anywhere, ADMIN within its own tenant."""
         principal.require_role(WRITE_ROLES, "update tenants")
         principal.require_tenant(tenant_id)
@@ -107,10 +114,12 @@ class TenantService:
                 entry = await self._audit.record(
                     principal,
                     "tenant.update",
-                    "tenant",
-                    tenant.id,
-                    tenant.id,
-                    {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v},
+                    target_type="tenant",
+                    target_id=tenant.id,
+                    tenant_id=tenant.id,
+                    changes={
+                        k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v
+                    },
                 )
         except IntegrityError:
             raise Conflict(f"a tenant named {fields.get('name')!r} already exists") from None
@@ -129,6 +138,7 @@ class TenantService:
         self,
         principal: Principal,
         first: int | None,
+        *,
         after: str | None,
         status: TenantStatus | None = None,
         name_contains: str | None = None,

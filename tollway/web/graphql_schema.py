@@ -82,7 +82,7 @@ class InputGuard(SchemaExtension):
             if ctx.graphql_document is not None:
                 check_document(ctx.graphql_document, self.max_depth)
             if ctx.variables:
-                check_value(ctx.variables, self.max_depth, "the variables")
+                check_value(ctx.variables, self.max_depth, where="the variables")
         except InvalidInput as exc:
             # Set before validation runs, so that it is skipped and this is the answer.
             ctx.pre_execution_errors = [GraphQLError(exc.message)]

@@ -118,7 +118,9 @@ class TollwayGraphQL(GraphQL[Context, None]):
         self.max_subscriptions_per_connection = (
             services.settings.graphql_max_subscriptions_per_connection
         )
-        self.gate = AuthGate(services.tokens, services.login_guard, services.enforcement.activity)
+        self.gate = AuthGate(
+            services.tokens, services.login_guard, activity=services.enforcement.activity
+        )
         self._clients = ClientAddress(services.settings.trusted_proxies)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -126,7 +128,9 @@ class TollwayGraphQL(GraphQL[Context, None]):
         public = self.services.settings.graphql_introspection == "public"
         if public or isinstance(request.scope.get("state", {}).get(PRINCIPAL), Principal):
             return await super().render_graphql_ide(request)
-        return coded_response("GraphiQL needs an admin token", ErrorCode.UNAUTHENTICATED, 401)
+        return coded_response(
+            "GraphiQL needs an admin token", ErrorCode.UNAUTHENTICATED, status=401
+        )
 
     def _attempt(self, scope: Scope, headers: Headers) -> Attempt:
         address = self._clients.of(scope, headers.get("x-forwarded-for"))
@@ -176,7 +180,7 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
 
 
 def coded_response(
-    message: str, code: ErrorCode, status: int, headers: dict[str, str] | None = None
+    message: str, code: ErrorCode, *, status: int, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """A GraphQL-shaped answer given before GraphQL runs: one error with its code."""
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
@@ -187,11 +191,11 @@ async def _refused(refusal: Refusal, scope: Scope, receive: Receive, send: Send)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if refusal.retry_after_seconds is not None:
         headers["Retry-After"] = str(refusal.retry_after_seconds)
-    response = coded_response(refusal.message, refusal.code, refusal.status, headers)
+    response = coded_response(refusal.message, refusal.code, status=refusal.status, headers=headers)
     await response(scope, receive, send)
 
 
 async def _bad_request(
     message: str, status: int, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    await coded_response(message, ErrorCode.BAD_USER_INPUT, status)(scope, receive, send)
+    await coded_response(message, ErrorCode.BAD_USER_INPUT, status=status)(scope, receive, send)

@@ -63,7 +63,9 @@ def retry_after(value: str | None, now: datetime) -> float | None:
 class Sender:
     """POSTs webhooks over one pooled HTTP session (opened on first use)."""
 
-    def __init__(self, timeout_seconds: float, allow_private: bool, max_connections: int) -> None:
+    def __init__(
+        self, timeout_seconds: float, allow_private: bool, *, max_connections: int
+    ) -> None:
         self.timeout_seconds = timeout_seconds
         self.allow_private = allow_private
         self.max_connections = max_connections
@@ -91,7 +93,7 @@ class Sender:
             await self._session.close()
             self._session = None
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+    async def post(self, url: str, headers: dict[str, str], *, body: bytes) -> Outcome:
         """Send once; never raises for a network or HTTP failure (they are the outcome)."""
         started = time.perf_counter()
         try:

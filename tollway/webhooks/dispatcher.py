@@ -96,6 +96,7 @@ class WebhookDispatcher:
         self,
         sender: Sender,
         box: SecretBox,
+        *,
         outbox: WebhookOutbox,
         on_disabled: Callable[[EndpointDisabled], Awaitable[None]],
         limiter: Limiter | None,
@@ -214,7 +215,7 @@ class WebhookDispatcher:
             return Result(message, moment, None, skipped="endpoint disabled")
         if endpoint.rate_limit_per_second and self.limiter is not None:
             decision = await self.limiter.hit(
-                f"webhooks:{endpoint.id}", (Window(endpoint.rate_limit_per_second, 1),), None
+                f"webhooks:{endpoint.id}", (Window(endpoint.rate_limit_per_second, 1),), quota=None
             )
             if not decision.allowed:
                 wait = max(0.05, decision.retry_after_seconds or 1)
@@ -222,13 +223,13 @@ class WebhookDispatcher:
         try:
             body = json.dumps(body_of(message.event), separators=(",", ":"))
             headers = self.signer.headers(
-                message_id(message.id), datetime.now(UTC), body,
-                self.signing_secrets(endpoint, moment),
+                message_id(message.id), datetime.now(UTC), body=body,
+                secrets_=self.signing_secrets(endpoint, moment),
             )  # fmt: skip
         except ValueError as exc:  # a secret that no longer decrypts
             return Result(message, moment, Outcome(None, 0.0, error=str(exc)))
         outcome = await self.sender.post(endpoint.url, {**endpoint.headers, **headers},
-                                         body.encode())  # fmt: skip
+                                         body=body.encode())  # fmt: skip
         return Result(message, moment, outcome)
 
     async def record(self, results: list[Result], now: datetime | None = None) -> None:
@@ -325,7 +326,7 @@ class WebhookDispatcher:
                 endpoint = await WebhookEndpoint.select_for_update().filter(id=endpoint_id).first()
                 if endpoint is None or not endpoint.enabled:
                     continue
-                await disable_endpoint(endpoint, reason, now, self.outbox)
+                await disable_endpoint(endpoint, reason, now=now, outbox=self.outbox)
             await self.on_disabled(
                 EndpointDisabled(endpoint.id, endpoint.url, endpoint.tenant_id, reason, now)
             )

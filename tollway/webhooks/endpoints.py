@@ -99,7 +99,7 @@ async def owned_endpoint(principal: Principal, endpoint_id: UUID) -> WebhookEndp
 
 
 async def disable_endpoint(
-    endpoint: WebhookEndpoint, reason: str, now: datetime, outbox: WebhookOutbox
+    endpoint: WebhookEndpoint, reason: str, *, now: datetime, outbox: WebhookOutbox
 ) -> None:
     """Stop delivering to `endpoint`: waiting messages fail (recoverable later) and an
     `endpoint.disabled` event goes to the tenant's other endpoints. Call in a transaction."""
@@ -113,9 +113,9 @@ async def disable_endpoint(
     await outbox.emit(
         endpoint.tenant_id,
         "endpoint.disabled",
-        {"endpointId": str(endpoint.id), "url": endpoint.url, "reason": reason,
+        data={"endpointId": str(endpoint.id), "url": endpoint.url, "reason": reason,
          "disabledAt": iso(now)},
-        now,
+        now=now,
     )  # fmt: skip
 
 
@@ -126,6 +126,7 @@ class WebhookEndpointService:
         self,
         audit: AuditService,
         outbox: WebhookOutbox,
+        *,
         box: SecretBox,
         allow_private: bool,
         max_page_size: int,
@@ -142,14 +143,14 @@ class WebhookEndpointService:
         return cleaned
 
     async def create(
-        self, principal: Principal, tenant_id: UUID, new: EndpointFields
+        self, principal: Principal, tenant_id: UUID, *, new: EndpointFields
     ) -> tuple[WebhookEndpoint, str]:
         """A new endpoint and its signing secret (returned this once)."""
         principal.require_role(WRITE_ROLES, "create webhook endpoints")
         principal.require_tenant(tenant_id)
         values: dict[str, Any] = {
             "url": await self._url(new.url),
-            "description": clean_text(new.description, "description", 2000, required=False),
+            "description": clean_text(new.description, "description", maximum=2000, required=False),
             "event_types": clean_filters(new.event_types),
             "headers": clean_headers(new.headers),
             "rate_limit_per_second": _rate(new.rate_limit_per_second),
@@ -163,14 +164,18 @@ class WebhookEndpointService:
                 tenant_id=tenant_id, secret=self._box.seal(secret), **values
             )
             entry = await self._audit.record(
-                principal, "webhook_endpoint.create", "webhook_endpoint", endpoint.id,
-                tenant_id, {**values, "headers": sorted(values["headers"])},
-            )  # fmt: skip
+                principal,
+                "webhook_endpoint.create",
+                target_type="webhook_endpoint",
+                target_id=endpoint.id,
+                tenant_id=tenant_id,
+                changes={**values, "headers": sorted(values["headers"])},
+            )
         self._audit.announce(entry)
         return endpoint, secret
 
     async def update(
-        self, principal: Principal, endpoint_id: UUID, changes: dict[str, Any]
+        self, principal: Principal, endpoint_id: UUID, *, changes: dict[str, Any]
     ) -> WebhookEndpoint:
         """Change any field; enabling a disabled endpoint clears its failure record."""
         principal.require_role(WRITE_ROLES, "update webhook endpoints")
@@ -179,7 +184,7 @@ class WebhookEndpointService:
             if name == "url":
                 values["url"] = await self._url(value)
             elif name == "description":
-                values[name] = clean_text(value or "", "description", 2000, required=False)
+                values[name] = clean_text(value or "", "description", maximum=2000, required=False)
             elif name == "event_types":
                 values[name] = clean_filters(value or [])
             elif name == "headers":
@@ -202,18 +207,24 @@ class WebhookEndpointService:
             endpoint.update_from_dict(values)
             await endpoint.save()
             if was_enabled and not enabled:
-                await disable_endpoint(endpoint, f"disabled by {principal.subject}", now,
-                                       self._outbox)  # fmt: skip
+                await disable_endpoint(endpoint, f"disabled by {principal.subject}", now=now,
+                                       outbox=self._outbox)  # fmt: skip
             elif enabled and not was_enabled:
                 endpoint.enabled = True
                 endpoint.disabled_reason = endpoint.disabled_at = endpoint.failing_since = None
                 await endpoint.save()
             entry = await self._audit.record(
-                principal, "webhook_endpoint.update", "webhook_endpoint", endpoint.id,
-                endpoint.tenant_id,
-                {**values, **({"headers": sorted(values["headers"])} if "headers" in values
-                              else {}), "enabled": enabled},
-            )  # fmt: skip
+                principal,
+                "webhook_endpoint.update",
+                target_type="webhook_endpoint",
+                target_id=endpoint.id,
+                tenant_id=endpoint.tenant_id,
+                changes={
+                    **values,
+                    **({"headers": sorted(values["headers"])} if "headers" in values else {}),
+                    "enabled": enabled,
+                },
+            )
         self._audit.announce(entry)
         return endpoint
 
@@ -223,16 +234,20 @@ class WebhookEndpointService:
         async with in_transaction():
             endpoint = await owned_endpoint(principal, endpoint_id)
             entry = await self._audit.record(
-                principal, "webhook_endpoint.delete", "webhook_endpoint", endpoint.id,
-                endpoint.tenant_id, {"url": endpoint.url},
-            )  # fmt: skip
+                principal,
+                "webhook_endpoint.delete",
+                target_type="webhook_endpoint",
+                target_id=endpoint.id,
+                tenant_id=endpoint.tenant_id,
+                changes={"url": endpoint.url},
+            )
             await WebhookAttempt.filter(endpoint_id=endpoint.id).delete()
             await endpoint.delete()
         self._audit.announce(entry)
         return endpoint
 
     async def rotate_secret(
-        self, principal: Principal, endpoint_id: UUID, overlap_seconds: int
+        self, principal: Principal, endpoint_id: UUID, *, overlap_seconds: int
     ) -> tuple[WebhookEndpoint, str]:
         """A new secret; the current one keeps signing alongside it for `overlap_seconds`."""
         principal.require_role(WRITE_ROLES, "rotate webhook secrets")
@@ -250,9 +265,13 @@ class WebhookEndpointService:
             endpoint.secret_rotated_at = now
             await endpoint.save()
             entry = await self._audit.record(
-                principal, "webhook_endpoint.rotate_secret", "webhook_endpoint", endpoint.id,
-                endpoint.tenant_id, {"overlap_seconds": overlap_seconds},
-            )  # fmt: skip
+                principal,
+                "webhook_endpoint.rotate_secret",
+                target_type="webhook_endpoint",
+                target_id=endpoint.id,
+                tenant_id=endpoint.tenant_id,
+                changes={"overlap_seconds": overlap_seconds},
+            )
         self._audit.announce(entry)
         return endpoint, secret
 
@@ -265,6 +284,7 @@ class WebhookEndpointService:
         self,
         principal: Principal,
         tenant_id: UUID | None,
+        *,
         enabled: bool | None,
         first: int | None,
         after: str | None,

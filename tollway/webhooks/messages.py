@@ -51,7 +51,7 @@ class AttemptFilter:
 class WebhookMessageService:
     """What was sent where, and sending it again."""
 
-    def __init__(self, audit: AuditService, outbox: WebhookOutbox, max_page_size: int) -> None:
+    def __init__(self, audit: AuditService, outbox: WebhookOutbox, *, max_page_size: int) -> None:
         self._audit = audit
         self._outbox = outbox
         self._max_page_size = max_page_size
@@ -65,7 +65,7 @@ class WebhookMessageService:
         return message
 
     async def list(
-        self, principal: Principal, flt: MessageFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: MessageFilter, *, first: int | None, after: str | None
     ) -> Page[WebhookMessage]:
         """Newest first."""
         principal.require_role(READ_ROLES, "read webhook messages")
@@ -87,7 +87,7 @@ class WebhookMessageService:
         )  # fmt: skip
 
     async def attempts(
-        self, principal: Principal, flt: AttemptFilter, first: int | None, after: str | None
+        self, principal: Principal, flt: AttemptFilter, *, first: int | None, after: str | None
     ) -> Page[WebhookAttempt]:
         """Newest first."""
         principal.require_role(READ_ROLES, "read webhook attempts")
@@ -118,8 +118,8 @@ class WebhookMessageService:
         async with in_transaction():
             messages = await self._outbox.emit(
                 endpoint.tenant_id, "webhook.test",
-                {"endpointId": str(endpoint.id), "sentBy": principal.subject, "at": iso(now)},
-                now, only_endpoint=endpoint.id,
+                data={"endpointId": str(endpoint.id), "sentBy": principal.subject, "at": iso(now)},
+                now=now, only_endpoint=endpoint.id,
             )  # fmt: skip
         return await self.get(principal, messages[0].id)
 
@@ -133,13 +133,17 @@ class WebhookMessageService:
         async with in_transaction():
             await self._requeue([message.id], AttemptTrigger.REPLAY)
             entry = await self._audit.record(
-                principal, "webhook_message.replay", "webhook_message", message.id,
-                message.tenant_id, {"endpoint_id": str(endpoint.id)},
-            )  # fmt: skip
+                principal,
+                "webhook_message.replay",
+                target_type="webhook_message",
+                target_id=message.id,
+                tenant_id=message.tenant_id,
+                changes={"endpoint_id": str(endpoint.id)},
+            )
         self._audit.announce(entry)
         return await self.get(principal, message.id)
 
-    async def recover(self, principal: Principal, endpoint_id: UUID, since: datetime) -> int:
+    async def recover(self, principal: Principal, endpoint_id: UUID, *, since: datetime) -> int:
         """Send again every message to the endpoint that failed since `since`; how many."""
         principal.require_role(WRITE_ROLES, "recover webhook messages")
         now = datetime.now(UTC)
@@ -156,15 +160,21 @@ class WebhookMessageService:
             ).values_list("id", flat=True)
             await self._requeue([UUID(str(i)) for i in ids], AttemptTrigger.RECOVER)
             entry = await self._audit.record(
-                principal, "webhook_endpoint.recover", "webhook_endpoint", endpoint.id,
-                endpoint.tenant_id, {"since": since.isoformat(), "messages": len(ids)},
-            )  # fmt: skip
+                principal,
+                "webhook_endpoint.recover",
+                target_type="webhook_endpoint",
+                target_id=endpoint.id,
+                tenant_id=endpoint.tenant_id,
+                changes={"since": since.isoformat(), "messages": len(ids)},
+            )
         self._audit.announce(entry)
         return len(ids)
 
     async def _requeue(self, ids: Sequence[UUID], trigger: AttemptTrigger) -> None:
         if ids:
             await WebhookMessage.filter(id__in=ids).update(
-                status=MessageStatus.PENDING, step=0, trigger=trigger,
+                status=MessageStatus.PENDING,
+                step=0,
+                trigger=trigger,
                 next_attempt_at=datetime.now(UTC),
-            )  # fmt: skip
+            )

@@ -33,6 +33,7 @@ class WebhookOutbox:
         self,
         tenant_id: UUID | None,
         event_type: str,
+        *,
         data: dict[str, Any],
         now: datetime | None = None,
         only_endpoint: UUID | None = None,

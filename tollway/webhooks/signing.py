@@ -37,7 +37,7 @@ class Signer:
         return webhook
 
     def headers(
-        self, msg_id: str, timestamp: datetime, body: str, secrets_: list[str]
+        self, msg_id: str, timestamp: datetime, *, body: str, secrets_: list[str]
     ) -> dict[str, str]:
         """`webhook-id`, `webhook-timestamp` and `webhook-signature` (space-separated
         `v1,<sig>` for each secret)."""

@@ -183,6 +183,7 @@ class ApiKey:
         self,
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
+        *,
         to: datetime,
     ) -> UsageSummary:
         """This key's totals over [from, to), the same as `usage(apiKeyId:)`."""
