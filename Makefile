@@ -29,9 +29,11 @@ run: $(STAMP)
 	echo "       -d '{\"query\":\"{ health { status } }\"}'"; \
 	TOLLWAY_ADMIN_TOKEN="$$token" exec $(BIN)/tollway serve
 
-## PostgreSQL and Redis for the tests (apt-get when missing), then lint and the whole suite.
+## PostgreSQL and Redis for the tests (apt-get when missing), then lint and the whole suite,
+## on TEST_WORKERS pytest-xdist workers (each starts its own throwaway servers).
+TEST_WORKERS ?= 2
 test: $(STAMP) services lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 services:
 	@bash scripts/ensure-services.sh

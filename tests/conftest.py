@@ -30,6 +30,8 @@ from tollway.auth.principal import Role
 from tollway.auth.tokens import TokenAuthority
 from tollway.settings import Settings, load_settings
 
+pytest_plugins = ["tests.watchdog"]
+
 BOOTSTRAP_TOKEN = "test-bootstrap-token"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 FUZZ_REQUESTS = "fuzz_requests"
