@@ -37,7 +37,8 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     raise ServerUnavailable(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def _postgres_bin() -> Path:
+def postgres_bin() -> Path:
+    """The directory of the newest installed PostgreSQL's binaries."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         raise ServerUnavailable("PostgreSQL is not installed (apt-get install postgresql)")
@@ -50,7 +51,7 @@ class PostgresServer:
     `settings` are extra server settings (`-c name=value`)."""
 
     def __init__(self, settings: dict[str, str] | None = None) -> None:
-        self.bin = _postgres_bin()
+        self.bin = postgres_bin()
         self.settings = settings or {}
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="tollway-pg-"))

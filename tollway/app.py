@@ -29,7 +29,6 @@ from tollway.costs.budgets import BudgetService
 from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
-from tollway.crypto import SecretBox
 from tollway.db import acquire_database, release_database
 from tollway.enforcement.route_store import RouteRuleService
 from tollway.enforcement.runtime import EnforcementRuntime
@@ -37,6 +36,8 @@ from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
 from tollway.jobs import background_jobs, retention_policy, rollup_job
+from tollway.keyring.keyring import make_keyring
+from tollway.keyring.vault import Vault
 from tollway.keys.plans import PlanService, ensure_default_plans
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
@@ -55,6 +56,7 @@ from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
 from tollway.webhooks.messages import WebhookMessageService
 from tollway.webhooks.outbox import WebhookOutbox
+from tollway.webhooks.secret_store import reseal_legacy_secrets
 from tollway.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -79,8 +81,10 @@ def build_services(settings: Settings) -> Services:
     alert_engine = make_alert_engine(
         settings, connections, rules=rules, detectors=detectors, alerts=alerts
     )
-    box = SecretBox(settings.signing_key(), "webhook-secrets")
-    dispatcher = webhook_dispatcher(settings, connections, box=box, outbox=outbox, alerts=alerts)
+    keyring = make_keyring(settings, audit, legacy=[reseal_legacy_secrets])
+    webhooks = webhook_services(
+        settings, connections, audit=audit, outbox=outbox, vault=keyring.vault, alerts=alerts
+    )
     return Services(
         settings=settings,
         connections=connections,
@@ -109,15 +113,10 @@ def build_services(settings: Settings) -> Services:
         security=SecurityService(bus, page),
         alert_engine=alert_engine,
         outbox=outbox,
-        webhook_endpoints=WebhookEndpointService(
-            audit,
-            outbox,
-            box=box,
-            allow_private=settings.webhook_allow_private_networks,
-            max_page_size=page,
-        ),
-        webhook_messages=WebhookMessageService(audit, outbox, max_page_size=page),
-        webhooks=dispatcher,
+        keyring=keyring,
+        webhook_endpoints=webhooks.endpoints,
+        webhook_messages=webhooks.messages,
+        webhooks=webhooks.dispatcher,
     )
 
 
@@ -175,11 +174,44 @@ def make_alert_engine(
     )
 
 
+class WebhookServices(NamedTuple):
+    """Endpoints, messages and the dispatcher that delivers them."""
+
+    endpoints: WebhookEndpointService
+    messages: WebhookMessageService
+    dispatcher: WebhookDispatcher
+
+
+def webhook_services(
+    settings: Settings,
+    connections: Connections,
+    *,
+    audit: AuditService,
+    outbox: WebhookOutbox,
+    vault: Vault,
+    alerts: AlertStore,
+) -> WebhookServices:
+    """The webhook services; endpoint secrets are sealed on the keyring's `vault`."""
+    page = settings.graphql_page_size_max
+    endpoints = WebhookEndpointService(
+        audit,
+        outbox,
+        vault=vault,
+        allow_private=settings.webhook_allow_private_networks,
+        max_page_size=page,
+    )
+    messages = WebhookMessageService(audit, outbox, max_page_size=page)
+    dispatcher = webhook_dispatcher(
+        settings, connections, vault=vault, outbox=outbox, alerts=alerts
+    )
+    return WebhookServices(endpoints, messages, dispatcher)
+
+
 def webhook_dispatcher(
     settings: Settings,
     connections: Connections,
     *,
-    box: SecretBox,
+    vault: Vault,
     outbox: WebhookOutbox,
     alerts: AlertStore,
 ) -> WebhookDispatcher:
@@ -190,7 +222,7 @@ def webhook_dispatcher(
             allow_private=settings.webhook_allow_private_networks,
             max_connections=settings.webhook_max_in_flight,
         ),
-        box,
+        vault,
         outbox=outbox,
         on_disabled=alert_on_disabled_endpoints(alerts),
         limiter=Limiter(connections.limits),

@@ -1,4 +1,4 @@
-"""`tollway serve | migrate | worker | makemigrations | token create`."""
+"""`tollway serve | migrate | worker | makemigrations | token create | keys rotate`."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", default=None, help="tenant id (required unless SUPER_ADMIN)")
     create.add_argument("--ttl", default="1h", help="lifetime, e.g. 30m, 1h, 7d (default 1h)")
     create.add_argument("--subject", default="cli", help="who the token is for")
+
+    keys = commands.add_parser("keys", help="the keyring that encrypts stored secrets")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser(
+        "rotate", help="re-wrap every data key under the current key-encryption key"
+    )
+    rotate.add_argument("--dry-run", action="store_true", help="only count what would move")
     return parser
 
 
@@ -138,6 +145,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _makemigrations(args)
         elif args.command == "token":
             print(_token(settings, args))
+        elif args.command == "keys":
+            from tollway.cli_keys import rotate_keys
+
+            print(asyncio.run(rotate_keys(settings, dry_run=args.dry_run)), flush=True)
     except (ConfigurationError, TollwayError) as exc:
         print(f"tollway: {exc}", file=sys.stderr)
         return 2

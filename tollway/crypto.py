@@ -1,7 +1,6 @@
-"""Encrypting secrets Tollway must read back (webhook signing secrets, integration credentials).
-
-Each purpose gets its own Fernet key derived from `TOLLWAY_SECRET_KEY` with HKDF, so a key
-leaked from one purpose opens nothing else.
+"""The scheme webhook secrets were sealed with before the keyring: a Fernet key per purpose,
+derived from `TOLLWAY_SECRET_KEY` with HKDF. Kept to read (and, on rotation, reseal) values
+written then; new secrets go through `tollway.keyring`.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
+from tollway.keyring.keyring import Keyring
 from tollway.keys.plans import PlanService
 from tollway.keys.service import KeyService
 from tollway.metering.analytics import AnalyticsService
@@ -68,6 +69,7 @@ class Services:
     security: SecurityService
     alert_engine: AlertEngine
     outbox: WebhookOutbox
+    keyring: Keyring
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService
     webhooks: WebhookDispatcher

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     secret_key: SecretStr | None = None
+    encryption_keys: SecretStr | None = None
+    """Further key-encryption key versions, `"2:<secret>,3:<secret>"` (version 1 comes from
+    the secret key); the highest wraps new data keys (docs/keyring.md)."""
+    encryption_key_version: int | None = Field(default=None, ge=1)
+    """The version that wraps new data keys, when not the highest."""
     webhook_allow_private_networks: bool = False
 
     state_dir: Path = Path(".tollway")

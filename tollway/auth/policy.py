@@ -123,6 +123,7 @@ POLICY: Mapping[str, Access] = MappingProxyType({
     "Mutation.createRouteRule": Access(SUPER_ADMIN_ONLY),
     "Mutation.updateRouteRule": _one(IdKind.ROUTE_RULE, SUPER_ADMIN_ONLY),
     "Mutation.deleteRouteRule": _one(IdKind.ROUTE_RULE, SUPER_ADMIN_ONLY),
+    "Mutation.rotateEncryptionKey": Access(SUPER_ADMIN_ONLY),
     "Subscription.auditEvents": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.alerts": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.securityEvents": Access(READ_ROLES, TENANT_ONLY),

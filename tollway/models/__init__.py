@@ -21,6 +21,7 @@ from tollway.models.costs import (
     MeteredService,
     PriceRate,
 )
+from tollway.models.keyring import DataKey
 from tollway.models.keys import (
     ApiKey,
     ApiKeySecret,
@@ -59,6 +60,7 @@ __all__ = [
     "BudgetPeriod",
     "BudgetScope",
     "Comparator",
+    "DataKey",
     "DetectorBaseline",
     "JobClaim",
     "KeyEnvironment",

@@ -27,6 +27,7 @@ from tollway.resolvers.alerts import AlertMutation, AlertQuery, AlertSubscriptio
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
+from tollway.resolvers.keyring import KeyringMutation
 from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.routes import RouteMutation, RouteQuery
 from tollway.resolvers.tenants import TenantMutation, TenantQuery
@@ -46,7 +47,7 @@ QUERY_ROOTS: tuple[type, ...] = (
 )  # fmt: skip
 MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
-    AlertMutation, WebhookMutation, RouteMutation,
+    AlertMutation, WebhookMutation, RouteMutation, KeyringMutation,
 )  # fmt: skip
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
 

@@ -20,7 +20,8 @@ from uuid import UUID, uuid4
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from tollway.crypto import SecretBox
+from tollway.errors import ConfigurationError
+from tollway.keyring.vault import Vault
 from tollway.models import (
     MessageStatus,
     WebhookAttempt,
@@ -34,6 +35,7 @@ from tollway.sql import as_datetime, connection, dialect_of
 from tollway.webhooks.delivery import Outcome, Sender
 from tollway.webhooks.endpoints import disable_endpoint
 from tollway.webhooks.outbox import WebhookOutbox, body_of
+from tollway.webhooks.secret_store import SIGNING_SECRET, secret_owner
 from tollway.webhooks.signing import Signer, message_id
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ class WebhookDispatcher:
     def __init__(
         self,
         sender: Sender,
-        box: SecretBox,
+        vault: Vault,
         *,
         outbox: WebhookOutbox,
         on_disabled: Callable[[EndpointDisabled], Awaitable[None]],
@@ -105,7 +107,7 @@ class WebhookDispatcher:
         signals: Signals | None = None,
     ) -> None:
         self.sender = sender
-        self.box = box
+        self.vault = vault
         self.outbox = outbox
         self.on_disabled = on_disabled
         """Told of every endpoint the dispatcher disables (the alert engine raises an alert)."""
@@ -114,7 +116,6 @@ class WebhookDispatcher:
         self.clock = clock
         self.signals = signals
         self.signer = Signer()
-        self._plain: dict[str, str] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP pool (the limit storage belongs to the process's connections)."""
@@ -190,21 +191,17 @@ class WebhookDispatcher:
         ids = [r["id"] for r in rows]
         return await WebhookMessage.filter(id__in=ids).select_related("event", "endpoint")
 
-    def _secret(self, sealed: str) -> str:
-        plain = self._plain.get(sealed)
-        if plain is None:
-            if len(self._plain) > 10_000:
-                self._plain.clear()
-            plain = self._plain[sealed] = self.box.open(sealed)
-        return plain
-
-    def signing_secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    async def signing_secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
         """The current secret, and the previous one while its overlap lasts."""
-        found = [self._secret(endpoint.secret)]
+        owner = secret_owner(endpoint.id, endpoint.tenant_id)
+        sealed = [endpoint.secret]
         expires = endpoint.previous_secret_expires_at
         if endpoint.previous_secret and expires is not None and expires > now:
-            found.append(self._secret(endpoint.previous_secret))
-        return found
+            sealed.append(endpoint.previous_secret)
+        return [
+            await self.vault.open(owner, SIGNING_SECRET, sealed=text, purpose="webhook signing")
+            for text in sealed
+        ]
 
     async def attempt(self, message: WebhookMessage, now: datetime | None = None) -> Result:
         """One delivery of a claimed message (or a deferral when its endpoint is at its
@@ -222,11 +219,11 @@ class WebhookDispatcher:
                 return Result(message, moment, None, defer_seconds=wait)
         try:
             body = json.dumps(body_of(message.event), separators=(",", ":"))
+            secrets_ = await self.signing_secrets(endpoint, moment)
             headers = self.signer.headers(
-                message_id(message.id), datetime.now(UTC), body=body,
-                secrets_=self.signing_secrets(endpoint, moment),
-            )  # fmt: skip
-        except ValueError as exc:  # a secret that no longer decrypts
+                message_id(message.id), datetime.now(UTC), body=body, secrets_=secrets_
+            )
+        except (ValueError, ConfigurationError) as exc:  # a secret that no longer decrypts
             return Result(message, moment, Outcome(None, 0.0, error=str(exc)))
         outcome = await self.sender.post(endpoint.url, {**endpoint.headers, **headers},
                                          body=body.encode())  # fmt: skip

@@ -8,21 +8,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
-from tollway.crypto import SecretBox
 from tollway.errors import BadUserInput, NotFound
+from tollway.keyring.vault import Vault
 from tollway.models import MessageStatus, Tenant, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from tollway.pagination import Page, paginate
 from tollway.text import clean_text
 from tollway.webhooks.catalog import clean_filters
 from tollway.webhooks.guard import check_destination, clean_url
 from tollway.webhooks.outbox import WebhookOutbox, iso
+from tollway.webhooks.secret_store import SIGNING_SECRET, secret_owner
 from tollway.webhooks.signing import generate_secret
 
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
@@ -127,13 +128,13 @@ class WebhookEndpointService:
         audit: AuditService,
         outbox: WebhookOutbox,
         *,
-        box: SecretBox,
+        vault: Vault,
         allow_private: bool,
         max_page_size: int,
     ) -> None:
         self._audit = audit
         self._outbox = outbox
-        self._box = box
+        self._vault = vault
         self._allow_private = allow_private
         self._max_page_size = max_page_size
 
@@ -158,10 +159,13 @@ class WebhookEndpointService:
         }
         if not await Tenant.exists(id=tenant_id):
             raise NotFound(f"tenant {tenant_id} not found")
-        secret = generate_secret()
+        secret, endpoint_id = generate_secret(), uuid4()
         async with in_transaction():
+            sealed = await self._vault.seal(
+                secret_owner(endpoint_id, tenant_id), SIGNING_SECRET, plaintext=secret
+            )
             endpoint = await WebhookEndpoint.create(
-                tenant_id=tenant_id, secret=self._box.seal(secret), **values
+                id=endpoint_id, tenant_id=tenant_id, secret=sealed, **values
             )
             entry = await self._audit.record(
                 principal,
@@ -243,6 +247,7 @@ class WebhookEndpointService:
             )
             await WebhookAttempt.filter(endpoint_id=endpoint.id).delete()
             await endpoint.delete()
+            await self._vault.forget(secret_owner(endpoint.id, endpoint.tenant_id))
         self._audit.announce(entry)
         return endpoint
 
@@ -261,7 +266,9 @@ class WebhookEndpointService:
             endpoint.previous_secret_expires_at = (
                 now + timedelta(seconds=overlap_seconds) if overlap_seconds else None
             )
-            endpoint.secret = self._box.seal(secret)
+            endpoint.secret = await self._vault.seal(
+                secret_owner(endpoint.id, endpoint.tenant_id), SIGNING_SECRET, plaintext=secret
+            )
             endpoint.secret_rotated_at = now
             await endpoint.save()
             entry = await self._audit.record(
