@@ -35,6 +35,8 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
+from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
+from tollway.integrations.registry import IntegrationService
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keyring.keyring import make_keyring
 from tollway.keyring.vault import Vault
@@ -114,9 +116,23 @@ def build_services(settings: Settings) -> Services:
         alert_engine=alert_engine,
         outbox=outbox,
         keyring=keyring,
+        integrations=integration_service(settings, audit, vault=keyring.vault),
+        providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,
         webhooks=webhooks.dispatcher,
+    )
+
+
+def integration_service(
+    settings: Settings, audit: AuditService, *, vault: Vault
+) -> IntegrationService:
+    """The integration registry, its URLs under the webhooks' SSRF guard settings."""
+    return IntegrationService(
+        audit,
+        vault,
+        allow_private=settings.webhook_allow_private_networks,
+        max_page_size=settings.graphql_page_size_max,
     )
 
 
@@ -260,6 +276,7 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             stack.push_async_callback(services.webhooks.aclose)
             await ensure_default_plans()
             await ensure_own_api_service()
+            await ensure_default_providers()
             await services.alert_rules.seed_builtins()
             await services.enforcement.start()
             stack.push_async_callback(services.enforcement.stop)

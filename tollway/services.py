@@ -24,6 +24,8 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
+from tollway.integrations.catalogue import ProviderCatalogue
+from tollway.integrations.registry import IntegrationService
 from tollway.keyring.keyring import Keyring
 from tollway.keys.plans import PlanService
 from tollway.keys.service import KeyService
@@ -70,6 +72,8 @@ class Services:
     alert_engine: AlertEngine
     outbox: WebhookOutbox
     keyring: Keyring
+    integrations: IntegrationService
+    providers: ProviderCatalogue
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService
     webhooks: WebhookDispatcher

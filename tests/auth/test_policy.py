@@ -180,6 +180,12 @@ async def objects_of(gql: GraphQL, tenant: str) -> dict[IdKind, str]:
         {"e": made[IdKind.WEBHOOK_ENDPOINT]},
     )
     made[IdKind.WEBHOOK_MESSAGE] = message["sendTestWebhook"]["message"]["id"]
+    integration = await gql.data(
+        'mutation($t: ID!) { createIntegration(input: {tenantId: $t, name: "policy",'
+        ' provider: "custom", baseUrl: "https://93.184.216.34/api"}) { id } }',
+        {"t": tenant},
+    )
+    made[IdKind.INTEGRATION] = integration["createIntegration"]["id"]
     return made
 
 

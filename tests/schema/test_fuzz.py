@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import graphql
 import httpx
 import pytest
 import schemathesis
@@ -48,6 +49,38 @@ schemathesis.graphql.scalar(
         st.text(max_size=20),
     ).map(nodes.String),
 )
+
+JSON_KEYS = st.one_of(
+    st.sampled_from(["key", "token", "username", "password", "secret", "header", "query",
+                     "client_id", "client_secret", "token_url", "authorize_url", "scopes"]),
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True),
+)  # fmt: skip
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31 - 1) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def json_literal(value: Any) -> graphql.ValueNode:
+    """A GraphQL literal of a JSON value (the `JSON` scalar's input)."""
+    if isinstance(value, dict):
+        return graphql.ObjectValueNode(fields=tuple(
+            graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=json_literal(v))
+            for k, v in value.items()
+        ))  # fmt: skip
+    if isinstance(value, list):
+        return graphql.ListValueNode(values=tuple(json_literal(v) for v in value))
+    if isinstance(value, bool):
+        return graphql.BooleanValueNode(value=value)
+    if isinstance(value, int):
+        return graphql.IntValueNode(value=str(value))
+    if value is None:
+        return graphql.NullValueNode()
+    return graphql.StringValueNode(value=value)
+
+
+schemathesis.graphql.scalar("JSON", JSON_VALUES.map(json_literal))
 
 
 def generated_cases(known_ids: list[str]) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from tollway.models import (
     ApiKey,
     AuditEntry,
     Budget,
+    Integration,
     LimitAdjustment,
     StoredRouteRule,
     Tenant,
@@ -43,6 +44,7 @@ class IdKind(StrEnum):
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     WEBHOOK_MESSAGE = "webhook_message"
     ROUTE_RULE = "route_rule"
+    INTEGRATION = "integration"
     AUDIT_TARGET = "audit_target"
     """Any object the audit log has entries for (the `targetId` filter)."""
     CLIENT = "client"
@@ -62,6 +64,7 @@ _TABLES: dict[IdKind, type[Model]] = {
     IdKind.ALERT_RULE: AlertRule,
     IdKind.WEBHOOK_ENDPOINT: WebhookEndpoint,
     IdKind.WEBHOOK_MESSAGE: WebhookMessage,
+    IdKind.INTEGRATION: Integration,
 }
 _SHARED_WHEN_GLOBAL = frozenset({IdKind.ALERT_RULE, IdKind.LIMIT_ADJUSTMENT, IdKind.ROUTE_RULE})
 """Kinds whose objects of no tenant apply to, and are read by, every tenant."""

@@ -21,6 +21,14 @@ from tollway.models.costs import (
     MeteredService,
     PriceRate,
 )
+from tollway.models.integrations import (
+    CredentialType,
+    Integration,
+    IntegrationEnvironment,
+    IntegrationProvider,
+    IntegrationStatus,
+    IntegrationType,
+)
 from tollway.models.keyring import DataKey
 from tollway.models.keys import (
     ApiKey,
@@ -60,8 +68,14 @@ __all__ = [
     "BudgetPeriod",
     "BudgetScope",
     "Comparator",
+    "CredentialType",
     "DataKey",
     "DetectorBaseline",
+    "Integration",
+    "IntegrationEnvironment",
+    "IntegrationProvider",
+    "IntegrationStatus",
+    "IntegrationType",
     "JobClaim",
     "KeyEnvironment",
     "KeyStatus",

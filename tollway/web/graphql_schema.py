@@ -27,6 +27,7 @@ from tollway.resolvers.alerts import AlertMutation, AlertQuery, AlertSubscriptio
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
+from tollway.resolvers.integrations import IntegrationMutation, IntegrationQuery
 from tollway.resolvers.keyring import KeyringMutation
 from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.routes import RouteMutation, RouteQuery
@@ -43,11 +44,11 @@ logger = logging.getLogger("tollway.graphql")
 
 QUERY_ROOTS: tuple[type, ...] = (
     HealthQuery, TenantQuery, AuditQuery, KeyQuery, AdjustmentQuery, UsageQueryRoot, CostQuery,
-    AlertQuery, WebhookQuery, RouteQuery,
+    AlertQuery, WebhookQuery, RouteQuery, IntegrationQuery,
 )  # fmt: skip
 MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
-    AlertMutation, WebhookMutation, RouteMutation, KeyringMutation,
+    AlertMutation, WebhookMutation, RouteMutation, KeyringMutation, IntegrationMutation,
 )  # fmt: skip
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
 

@@ -1,0 +1,148 @@
+"""Integration and provider-catalogue types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from tollway.models import (
+    CredentialType,
+    IntegrationEnvironment,
+    IntegrationStatus,
+    IntegrationType,
+)
+from tollway.models import Integration as IntegrationModel
+from tollway.models import IntegrationProvider as ProviderModel
+
+strawberry.enum(IntegrationType)
+strawberry.enum(CredentialType)
+strawberry.enum(IntegrationStatus)
+strawberry.enum(IntegrationEnvironment)
+
+
+@strawberry.type
+class Integration:
+    """A third-party service a tenant depends on. Its credentials are never returned:
+    `credentialHint` shows the last 4 characters of their secret."""
+
+    id: strawberry.ID
+    tenant_id: strawberry.ID
+    name: str
+    type: IntegrationType
+    provider: str
+    base_url: str
+    environment: IntegrationEnvironment
+    config: JSON
+    enabled: bool
+    credential_type: CredentialType | None
+    credential_hint: str | None
+    status: IntegrationStatus
+    status_changed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, i: IntegrationModel) -> Integration:
+        """From the stored integration (never its credentials)."""
+        return cls(
+            id=strawberry.ID(str(i.id)), tenant_id=strawberry.ID(str(i.tenant_id)), name=i.name,
+            type=i.type, provider=i.provider, base_url=i.base_url, environment=i.environment,
+            config=cast(JSON, i.config), enabled=i.enabled, credential_type=i.credential_type,
+            credential_hint=i.credential_hint, status=i.status,
+            status_changed_at=i.status_changed_at, created_at=i.created_at,
+            updated_at=i.updated_at,
+        )  # fmt: skip
+
+
+@strawberry.type
+class IntegrationProvider:
+    """A catalogue entry: defaults for integrations with this provider."""
+
+    name: str
+    display_name: str
+    type: IntegrationType
+    base_url: str | None
+    auth_style: CredentialType | None
+    api_key_header: str | None
+    api_key_query: str | None
+    probe_method: str
+    probe_path: str | None
+    probe_statuses: list[int]
+    probe_timeout_seconds: float
+    probe_interval_seconds: int
+    built_in: bool
+
+    @classmethod
+    def from_model(cls, p: ProviderModel) -> IntegrationProvider:
+        """From the stored catalogue entry."""
+        return cls(
+            name=p.name, display_name=p.display_name, type=p.type, base_url=p.base_url,
+            auth_style=p.auth_style, api_key_header=p.api_key_header,
+            api_key_query=p.api_key_query, probe_method=p.probe_method, probe_path=p.probe_path,
+            probe_statuses=list(p.probe_statuses),
+            probe_timeout_seconds=p.probe_timeout_seconds,
+            probe_interval_seconds=p.probe_interval_seconds, built_in=p.built_in,
+        )  # fmt: skip
+
+
+@strawberry.input
+class CredentialsInput:
+    """Credentials of one type; `values` has that type's shape (docs/integrations.md)."""
+
+    type: CredentialType
+    values: JSON
+
+
+@strawberry.input
+class CreateIntegrationInput:
+    """A new integration; `type` and `baseUrl` default to the provider's."""
+
+    tenant_id: strawberry.ID
+    name: str
+    provider: str
+    type: IntegrationType | None = None
+    base_url: str | None = None
+    environment: IntegrationEnvironment = IntegrationEnvironment.PRODUCTION
+    config: JSON | None = None
+    enabled: bool = True
+    credentials: CredentialsInput | None = None
+
+
+@strawberry.input
+class UpdateIntegrationInput:
+    """Fields to change; `credentials` replaces the stored ones."""
+
+    name: str | None = strawberry.UNSET
+    base_url: str | None = strawberry.UNSET
+    environment: IntegrationEnvironment | None = strawberry.UNSET
+    config: JSON | None = strawberry.UNSET
+    enabled: bool | None = strawberry.UNSET
+    credentials: CredentialsInput | None = strawberry.UNSET
+
+
+@strawberry.input
+class IntegrationFilterInput:
+    """Filters of `integrations`, combined with AND."""
+
+    tenant_id: strawberry.ID | None = None
+    type: IntegrationType | None = None
+    provider: str | None = None
+    status: IntegrationStatus | None = None
+
+
+@strawberry.input
+class UpdateIntegrationProviderInput:
+    """Catalogue fields to change."""
+
+    base_url: str | None = strawberry.UNSET
+    auth_style: CredentialType | None = strawberry.UNSET
+    api_key_header: str | None = strawberry.UNSET
+    api_key_query: str | None = strawberry.UNSET
+    probe_method: str | None = strawberry.UNSET
+    probe_path: str | None = strawberry.UNSET
+    probe_statuses: list[int] | None = strawberry.UNSET
+    probe_timeout_seconds: float | None = strawberry.UNSET
+    probe_interval_seconds: int | None = strawberry.UNSET
