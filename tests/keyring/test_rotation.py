@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from pydantic import SecretStr
+from tortoise.transactions import in_transaction
 
 from tests.conftest import SECRET_KEY, GraphQL, LiveServer
 from tests.processes import run_tollway
@@ -82,6 +83,26 @@ async def test_concurrent_opens_unwrap_a_data_key_once(services: Services) -> No
     unwraps = await AuditEntry.filter(action="data_key.unwrap", target_id=str(owner.id))
     assert len(unwraps) == 1
     assert unwraps[0].changes == {"purpose": "test", "kek_version": 2}
+
+
+async def test_a_data_key_rolled_back_with_its_transaction_seals_nothing(
+    services: Services,
+) -> None:
+    vault, owner = services.keyring.vault, Owner("test-owner", uuid4(), None)
+
+    async def failing_change() -> None:
+        async with in_transaction():
+            await vault.seal(owner, "credentials", plaintext="first")
+            raise RuntimeError("the change fails after sealing")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
+    assert not await DataKey.exists(owner_id=owner.id)
+    sealed = await vault.seal(owner, "credentials", plaintext="second")
+    assert await DataKey.exists(owner_id=owner.id)
+    opened = await fresh_vault(services).open(owner, "credentials", sealed=sealed, purpose="t")
+    assert opened == "second"
+    await vault.forget(owner)
 
 
 async def test_rotation_while_secrets_are_read_fails_no_decryption(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import NamedTuple
 
 from tortoise.exceptions import IntegrityError
 
@@ -22,6 +23,12 @@ CACHE_ENTRIES = 10_000
 
 LegacyOpener = Callable[[str], str]
 """Opens a value sealed before the keyring (the webhook secrets' Fernet text)."""
+
+
+class _Loaded(NamedTuple):
+    data_key: bytes
+    created: bool
+    """Made just now, in the caller's transaction (else unwrapped from a stored row)."""
 
 
 class Vault:
@@ -70,7 +77,7 @@ class Vault:
                     raise  # this caller was cancelled, not the one loading
         future = self._loading[owner] = asyncio.get_running_loop().create_future()
         try:
-            data_key = await self._load(owner, create=create, purpose=purpose)
+            data_key, created = await self._load(owner, create=create, purpose=purpose)
             future.set_result(data_key)
         except asyncio.CancelledError:
             future.cancel()
@@ -81,19 +88,24 @@ class Vault:
             raise
         finally:
             del self._loading[owner]
+        if created:
+            # Not cached: the caller's transaction may still roll the new row back, and a
+            # key that is nowhere stored must never seal anything else.
+            return data_key
         self._keys[owner] = data_key
         if len(self._keys) > CACHE_ENTRIES:
             self._keys.popitem(last=False)
         return data_key
 
-    async def _load(self, owner: Owner, *, create: bool, purpose: str) -> bytes:
+    async def _load(self, owner: Owner, *, create: bool, purpose: str) -> _Loaded:
+        """The owner's data key, and whether it was created just now (else unwrapped)."""
         row = await DataKey.get_or_none(owner_type=owner.kind, owner_id=owner.id)
         if row is None:
             if not create:
                 raise DecryptionError(f"{owner.kind} {owner.id} has no data key")
             created = await self._create(owner)
             if created is not None:
-                return created
+                return _Loaded(created, created=True)
             row = await DataKey.get(owner_type=owner.kind, owner_id=owner.id)
         data_key = envelope.unwrap(
             self.keks.key(row.kek_version), row.kek_version, owner=owner, wrapped=row.wrapped
@@ -107,7 +119,7 @@ class Vault:
             changes={"purpose": purpose, "kek_version": row.kek_version},
         )
         self._audit.announce(entry)
-        return data_key
+        return _Loaded(data_key, created=False)
 
     async def _create(self, owner: Owner) -> bytes | None:
         """A new data key stored wrapped by the current KEK; None when another process made
