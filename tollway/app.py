@@ -36,6 +36,7 @@ from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
 from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
+from tollway.integrations.client import IntegrationClients
 from tollway.integrations.registry import IntegrationService
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keyring.keyring import make_keyring
@@ -68,7 +69,7 @@ def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     connections = Connections.for_settings(settings)
     bus, signals = connections.bus, connections.signals
-    page = settings.graphql_page_size_max
+    page, allow_private = settings.graphql_page_size_max, settings.webhook_allow_private_networks
     audit = AuditService(bus, page)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
@@ -117,6 +118,7 @@ def build_services(settings: Settings) -> Services:
         outbox=outbox,
         keyring=keyring,
         integrations=integration_service(settings, audit, vault=keyring.vault),
+        integration_clients=IntegrationClients(keyring.vault, allow_private=allow_private),
         providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,

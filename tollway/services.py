@@ -25,6 +25,7 @@ from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.integrations.catalogue import ProviderCatalogue
+from tollway.integrations.client import IntegrationClients
 from tollway.integrations.registry import IntegrationService
 from tollway.keyring.keyring import Keyring
 from tollway.keys.plans import PlanService
@@ -73,6 +74,7 @@ class Services:
     outbox: WebhookOutbox
     keyring: Keyring
     integrations: IntegrationService
+    integration_clients: IntegrationClients
     providers: ProviderCatalogue
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService

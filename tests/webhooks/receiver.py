@@ -1,4 +1,5 @@
-"""A real HTTP receiver for webhook tests: answers as scripted and keeps every request."""
+"""A real HTTP receiver (webhook endpoints, integration providers): answers as scripted and
+keeps every request."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.servers import free_port
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
+    query: str = ""
 
 
 class Receiver:
@@ -48,7 +53,13 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         self.received.append(
-            Received(request.url.path, dict(request.headers), await request.body())
+            Received(
+                request.url.path,
+                dict(request.headers),
+                await request.body(),
+                method=request.method,
+                query=request.url.query,
+            )
         )
         self.arrived.set()
         path = request.url.path
@@ -66,7 +77,7 @@ class Receiver:
 async def receiving() -> AsyncIterator[Receiver]:
     """A receiver listening on a loopback port for the duration of the block."""
     receiver = Receiver()
-    app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=["POST"])])
+    app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=METHODS)])
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

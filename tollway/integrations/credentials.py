@@ -15,15 +15,17 @@ HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
 Secret = Field(min_length=1, max_length=8192)
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+class CredentialShape(BaseModel):
+    """The values of one credential type, checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def secret(self) -> str:
         """The value whose last 4 characters the API may show."""
         raise NotImplementedError
 
 
-class ApiKeyCredentials(_Shape):
+class ApiKeyCredentials(CredentialShape):
     """A key sent in a header (default `Authorization`, with an optional prefix) or a query
     parameter."""
 
@@ -42,7 +44,7 @@ class ApiKeyCredentials(_Shape):
         return self.key
 
 
-class BasicCredentials(_Shape):
+class BasicCredentials(CredentialShape):
     """HTTP basic authentication."""
 
     username: str = Field(min_length=1, max_length=512)
@@ -52,7 +54,7 @@ class BasicCredentials(_Shape):
         return self.password
 
 
-class BearerCredentials(_Shape):
+class BearerCredentials(CredentialShape):
     """A static bearer token."""
 
     token: str = Secret
@@ -61,7 +63,7 @@ class BearerCredentials(_Shape):
         return self.token
 
 
-class HmacCredentials(_Shape):
+class HmacCredentials(CredentialShape):
     """A shared secret signing each request's body into `header`."""
 
     secret_key: str = Field(min_length=16, max_length=8192, alias="secret")
@@ -72,7 +74,7 @@ class HmacCredentials(_Shape):
         return self.secret_key
 
 
-class OAuth2ClientCredentials(_Shape):
+class OAuth2ClientCredentials(CredentialShape):
     """The OAuth2 client-credentials grant: tokens fetched from `token_url` and renewed."""
 
     client_id: str = Field(min_length=1, max_length=512)
@@ -85,7 +87,7 @@ class OAuth2ClientCredentials(_Shape):
         return self.client_secret
 
 
-class OAuth2AuthorizationCode(_Shape):
+class OAuth2AuthorizationCode(CredentialShape):
     """The OAuth2 authorization-code grant with PKCE; tokens arrive through the callback."""
 
     client_id: str = Field(min_length=1, max_length=512)
@@ -98,7 +100,7 @@ class OAuth2AuthorizationCode(_Shape):
         return self.client_secret or self.client_id
 
 
-SHAPES: dict[CredentialType, type[_Shape]] = {
+SHAPES: dict[CredentialType, type[CredentialShape]] = {
     CredentialType.API_KEY: ApiKeyCredentials,
     CredentialType.BASIC: BasicCredentials,
     CredentialType.BEARER: BearerCredentials,
@@ -109,7 +111,7 @@ SHAPES: dict[CredentialType, type[_Shape]] = {
 MAX_JSON_BYTES = 16_384
 
 
-def check_credentials(kind: CredentialType, values: Any) -> _Shape:
+def check_credentials(kind: CredentialType, values: Any) -> CredentialShape:
     """`values` as the shape of `kind`, or BAD_USER_INPUT naming each problem."""
     if not isinstance(values, dict):
         raise BadUserInput("credentials.values must be a JSON object")
@@ -128,13 +130,13 @@ def check_credentials(kind: CredentialType, values: Any) -> _Shape:
 HINT_MIN_LENGTH = 12
 
 
-def hint(shape: _Shape) -> str | None:
+def hint(shape: CredentialShape) -> str | None:
     """The last 4 characters of the credential's secret; none for a secret too short to
     show a part of."""
     secret = shape.secret()
     return secret[-4:] if len(secret) >= HINT_MIN_LENGTH else None
 
 
-def to_json(shape: _Shape) -> str:
+def to_json(shape: CredentialShape) -> str:
     """The credential values as JSON, ready to seal."""
     return shape.model_dump_json(by_alias=True)
