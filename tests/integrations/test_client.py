@@ -23,18 +23,6 @@ from tollway.services import Services
 
 
 @pytest.fixture
-async def services(server: LiveServer) -> AsyncIterator[Services]:
-    """Services that may reach the loopback provider."""
-    settings: Any = server.settings
-    built = build_services(settings.model_copy(update={"webhook_allow_private_networks": True}))
-    await built.bus.connect()
-    try:
-        yield built
-    finally:
-        await built.bus.disconnect()
-
-
-@pytest.fixture
 async def provider() -> AsyncIterator[Receiver]:
     async with receiving() as receiver:
         yield receiver

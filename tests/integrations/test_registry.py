@@ -4,14 +4,12 @@ catalogue defaults, the SSRF guard, tenant scoping and coded errors for bad inpu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from tests.conftest import GraphQL, LiveServer
-from tollway.app import build_services
+from tests.conftest import GraphQL
 from tollway.auth.principal import WORKER, Role
 from tollway.errors import BadUserInput
 from tollway.integrations.catalogue import ensure_default_providers
@@ -41,18 +39,6 @@ def api_key(**extra: Any) -> dict[str, Any]:
 async def create(gql: GraphQL, tenant: str, **fields: Any) -> dict[str, Any]:
     given = {"tenantId": tenant, "name": "maps", "provider": "custom", "baseUrl": PUBLIC, **fields}
     return dict((await gql.data(CREATE, {"i": given}))["createIntegration"])
-
-
-@pytest.fixture
-async def services(server: LiveServer) -> AsyncIterator[Services]:
-    """Services that may reach any address (catalogue URLs do not resolve offline)."""
-    settings: Any = server.settings
-    built = build_services(settings.model_copy(update={"webhook_allow_private_networks": True}))
-    await built.bus.connect()
-    try:
-        yield built
-    finally:
-        await built.bus.disconnect()
 
 
 async def test_an_integrations_life_and_its_credentials_never_shown(
