@@ -30,6 +30,7 @@ from tollway.costs.catalog import ServiceCatalog, ensure_own_api_service
 from tollway.costs.recommendations import RecommendationService
 from tollway.costs.service import CostService
 from tollway.db import acquire_database, release_database
+from tollway.enforcement.middleware import EnforcementMiddleware
 from tollway.enforcement.route_store import RouteRuleService
 from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
@@ -54,6 +55,7 @@ from tollway.tenants.data_policy import DataPolicyService, data_policy_defaults
 from tollway.tenants.service import TenantService
 from tollway.web.graphql_view import TollwayGraphQL
 from tollway.web.health_routes import healthz, metrics, readyz
+from tollway.web.integration_proxy import PROXY_METHODS, IntegrationProxy
 from tollway.webhooks.delivery import Sender
 from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
@@ -297,6 +299,11 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route(
+                "/integrations/{integration_id}/proxy/{path:path}",
+                EnforcementMiddleware(IntegrationProxy(services), runtime=services.enforcement),
+                methods=PROXY_METHODS,
+            ),
         ],
         lifespan=lifespan,
     )

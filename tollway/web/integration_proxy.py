@@ -1,0 +1,108 @@
+"""`/integrations/{id}/proxy/{path}`: a provider called through Tollway by services not written
+in Python. The caller presents a Tollway API key with the `integrations:proxy` scope (checked,
+limited and metered by the enforcement middleware around this app); the provider receives the
+integration's credentials, which the caller never sees."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from tollway.auth.principal import Principal, Role
+from tollway.enforcement.routes import scope_grants
+from tollway.errors import Conflict, Forbidden, NotFound, TollwayError
+from tollway.keys.records import KeyRecord
+from tollway.services import Services
+
+PROXY_SCOPE = "integrations:proxy"
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host",
+})  # fmt: skip
+CALLER_ONLY = frozenset({"authorization", "x-api-key", "cookie"})
+"""The caller's own credentials: never forwarded to the provider."""
+
+
+def problem(status: int, code: str, *, detail: str) -> Response:
+    """An RFC 9457 problem, coded like the enforcement middleware's."""
+    body = {
+        "type": f"urn:tollway:problem:{code.lower().replace('_', '-')}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "error_code": code,
+    }
+    return Response(json.dumps(body), status, media_type="application/problem+json")
+
+
+class IntegrationProxy:
+    """The ASGI app behind the route (wrapped by `EnforcementMiddleware`)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        record: KeyRecord | None = request.scope.get("tollway.principal")
+        if record is None or not scope_grants(record.scopes, PROXY_SCOPE):
+            return problem(
+                403, "PERMISSION_DENIED", detail=f"the API key lacks the {PROXY_SCOPE} scope"
+            )
+        try:
+            integration_id = UUID(request.path_params["integration_id"])
+        except ValueError:
+            return problem(404, "INTEGRATION_NOT_FOUND", detail="not an integration id")
+        principal = Principal(f"api-key:{record.key_id}", Role.SERVICE, UUID(record.tenant_id))
+        try:
+            client = await self.services.integration_clients.client(principal, integration_id)
+        except (NotFound, Forbidden):
+            return problem(
+                404, "INTEGRATION_NOT_FOUND", detail=f"integration {integration_id} not found"
+            )
+        except Conflict as exc:
+            return problem(409, "INTEGRATION_UNAVAILABLE", detail=str(exc))
+        return await self._forward(request, client)
+
+    async def _forward(self, request: Request, client: httpx.AsyncClient) -> Response:
+        headers = [
+            (k, v) for k, v in request.headers.items()
+            if k not in HOP_BY_HOP and k not in CALLER_ONLY
+        ]  # fmt: skip
+        upstream = client.build_request(
+            request.method,
+            "/" + request.path_params["path"],
+            params=request.url.query,
+            headers=headers,
+            content=request.stream(),
+        )
+        try:
+            answer = await client.send(upstream, stream=True)
+        except httpx.TimeoutException:
+            await client.aclose()
+            return problem(504, "UPSTREAM_TIMEOUT", detail="the provider did not answer in time")
+        except (httpx.TransportError, TollwayError) as exc:
+            await client.aclose()
+            return problem(
+                502, "UPSTREAM_UNAVAILABLE", detail=f"the provider cannot be reached ({exc})"
+            )
+
+        async def close() -> None:
+            await answer.aclose()
+            await client.aclose()
+
+        return StreamingResponse(
+            answer.aiter_raw(),
+            answer.status_code,
+            headers={k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP},
+            background=BackgroundTask(close),
+        )
