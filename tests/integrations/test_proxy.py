@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.clock import until
 from tests.conftest import GraphQL, LiveServer, serving
 from tests.keyhelpers import create_key
 from tests.webhooks.receiver import Receiver, Reply, receiving
@@ -75,6 +76,19 @@ async def test_a_scoped_key_calls_the_provider_with_the_injected_credential(
     assert arrived.headers["authorization"] == f"Bearer {TOKEN}"
     assert arrived.headers["x-request-id"] == "r-1" and arrived.body == b'{"amount": 100}'
     assert "x-api-key" not in arrived.headers and secret not in str(arrived.headers)
+
+    logs = """query($t: ID) { requestLogs(tenantId: $t) { edges { node {
+      service status route } } } }"""
+
+    async def logged() -> list[dict[str, Any]]:
+        data = await pgql.data(logs, {"t": tenant})
+        return [e["node"] for e in data["requestLogs"]["edges"]]
+
+    await until(logged, timeout=15)  # the usage writer stores it in the background
+    assert await logged() == [
+        {"service": f"integration:{made}", "status": 201,
+         "route": "/integrations/{integration_id}/proxy/{path:path}"},
+    ]  # fmt: skip
 
 
 async def test_refusals_are_coded_problems(

@@ -63,11 +63,16 @@ class UsageCapture:
             self.client_ip, agent[:MAX_AGENT] if agent else None,
             None,  # api_version
             self.cost,  # cost_units
-            None,  # service
+            scope.get(SERVICE_KEY),  # set by an app calling another service (the proxy)
             self.cost,  # units: own-API usage is billed by route weight
             "requests",  # unit_type
             None,  # cost
         )  # fmt: skip
+
+
+SERVICE_KEY = "tollway.service"
+"""Where a downstream app names the service a request was for (the integration proxy does),
+so that its usage and cost count against that service instead of the protected app."""
 
 
 def _app_route(scope: Scope) -> str:

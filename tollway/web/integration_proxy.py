@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tollway.auth.principal import Principal, Role
+from tollway.enforcement.capture import SERVICE_KEY
 from tollway.enforcement.routes import scope_grants
 from tollway.errors import Conflict, Forbidden, NotFound, TollwayError
 from tollway.keys.records import KeyRecord
@@ -28,6 +29,11 @@ HOP_BY_HOP = frozenset({
 })  # fmt: skip
 CALLER_ONLY = frozenset({"authorization", "x-api-key", "cookie"})
 """The caller's own credentials: never forwarded to the provider."""
+
+
+def integration_service_name(integration_id: UUID) -> str:
+    """The usage service of calls through an integration."""
+    return f"integration:{integration_id}"
 
 
 def problem(status: int, code: str, *, detail: str) -> Response:
@@ -71,6 +77,7 @@ class IntegrationProxy:
             )
         except Conflict as exc:
             return problem(409, "INTEGRATION_UNAVAILABLE", detail=str(exc))
+        request.scope[SERVICE_KEY] = integration_service_name(integration_id)
         return await self._forward(request, client)
 
     async def _forward(self, request: Request, client: httpx.AsyncClient) -> Response:
