@@ -278,6 +278,7 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             services.signals.start()
             stack.push_async_callback(services.signals.stop)
             stack.push_async_callback(services.webhooks.aclose)
+            stack.push_async_callback(services.integration_clients.aclose)
             await ensure_default_plans()
             await ensure_own_api_service()
             await ensure_default_providers()

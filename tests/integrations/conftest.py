@@ -22,4 +22,5 @@ async def services(server: LiveServer) -> AsyncIterator[Services]:
     try:
         yield built
     finally:
+        await built.integration_clients.aclose()
         await built.bus.disconnect()

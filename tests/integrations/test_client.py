@@ -67,8 +67,8 @@ async def test_the_provider_receives_the_injected_credential(
 ) -> None:  # fmt: skip
     tenant = UUID(await gql.create_tenant())
     made = await integration(services, tenant, provider.url + "/v1", kind, values)
-    async with await services.integration_clients.client(WORKER, made.id) as client:
-        response = await client.post("/charges", content=b'{"amount": 100}')
+    client = await services.integration_clients.client(WORKER, made.id)
+    response = await client.post("/charges", content=b'{"amount": 100}')
     assert response.status_code == 200
     [request] = provider.received
     assert request.path == "/v1/charges" and request.method == "POST"
@@ -103,7 +103,26 @@ async def test_the_guard_holds_at_call_time(
     row = await Integration.create(
         tenant_id=tenant, name="sneaky", type="CUSTOM", provider="custom", base_url=provider.url
     )  # as if its host had resolved publicly when it was registered
-    async with await guarded.integration_clients.client(WORKER, row.id) as client:
-        with pytest.raises(BadUserInput, match=r"not a public address|private|loopback"):
-            await client.get("/anything")
+    client = await guarded.integration_clients.client(WORKER, row.id)
+    with pytest.raises(BadUserInput, match=r"not a public address|private|loopback"):
+        await client.get("/anything")
+    await guarded.integration_clients.aclose()
     assert provider.received == []
+
+
+async def test_one_pooled_client_per_integration_until_it_changes(
+    services: Services, gql: GraphQL, provider: Receiver
+) -> None:
+    tenant = UUID(await gql.create_tenant())
+    made = await integration(
+        services, tenant, provider.url, CredentialType.BEARER, {"token": "a" * 12}
+    )
+    clients = services.integration_clients
+    first = await clients.client(WORKER, made.id)
+    assert await clients.client(WORKER, made.id) is first
+    bearer = CredentialsInput(CredentialType.BEARER, {"token": "b" * 12})
+    await services.integrations.update(WORKER, made.id, changes={"credentials": bearer})
+    second = await clients.client(WORKER, made.id)
+    assert second is not first and not first.is_closed  # in-flight requests may finish
+    await second.get("/after-the-change")
+    assert provider.received[-1].headers["authorization"] == "Bearer " + "b" * 12

@@ -95,21 +95,15 @@ class IntegrationProxy:
         try:
             answer = await client.send(upstream, stream=True)
         except httpx.TimeoutException:
-            await client.aclose()
             return problem(504, "UPSTREAM_TIMEOUT", detail="the provider did not answer in time")
         except (httpx.TransportError, TollwayError) as exc:
-            await client.aclose()
             return problem(
                 502, "UPSTREAM_UNAVAILABLE", detail=f"the provider cannot be reached ({exc})"
             )
-
-        async def close() -> None:
-            await answer.aclose()
-            await client.aclose()
 
         return StreamingResponse(
             answer.aiter_raw(),
             answer.status_code,
             headers={k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP},
-            background=BackgroundTask(close),
+            background=BackgroundTask(answer.aclose),
         )
