@@ -109,6 +109,25 @@ class PostgresServer:
         return self.url(name)
 
 
+def redis_pid(port: int) -> int | None:
+    """The process id of the Redis answering on `port` (from `INFO server`), if one does."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+            connection.sendall(b"INFO server\r\n")
+            reply = b""
+            while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return None
+    for line in reply.decode(errors="replace").splitlines():
+        if line.startswith("process_id:"):
+            return int(line.split(":", 1)[1])
+    return None
+
+
 class RedisServer:
     """`redis-server` with persistence off, restartable on the same port."""
 
@@ -119,6 +138,7 @@ class RedisServer:
         self.binary = binary
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -126,17 +146,27 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        """Start (or restart) the server."""
-        self._process = subprocess.Popen(
-            [
-                self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port)
-        return self
+        """Start (or restart) the server. A first start that finds its free port taken in the
+        meantime (by another xdist worker's server, say) moves to another port: a test must
+        never talk to, or stop, a Redis that is not its own."""
+        for _ in range(5):
+            self._process = subprocess.Popen(
+                [
+                    self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            wait_for_port(self.port)
+            if self._process.poll() is None and redis_pid(self.port) == self._process.pid:
+                self._started = True
+                return self
+            self.stop()
+            if self._started:
+                raise ServerUnavailable(f"port {self.port} was taken while Redis was down")
+            self.port = free_port()
+        raise ServerUnavailable("no free port for Redis after 5 tries")
 
     def stop(self) -> None:
         """Stop the server (simulates an outage when followed by `start`)."""

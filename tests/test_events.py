@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.clock import until
 from tests.servers import RedisServer
 from tollway.events import EventBus
 
@@ -28,10 +29,10 @@ async def test_a_subscriber_cancelled_while_redis_is_down_ends(own_redis: RedisS
 
     listener = asyncio.create_task(listen())
     try:
-        await published_until_received(bus, received)
+        async with asyncio.timeout(30):
+            await published_until_received(bus, received)
         own_redis.stop()
-        while bus.is_listening():  # until the loss is noticed: unsubscribing fails now
-            await asyncio.sleep(0.05)
+        await until(lambda: not bus.is_listening(), timeout=30)  # unsubscribing fails now
         listener.cancel()
         done, _ = await asyncio.wait({listener}, timeout=2.0)
         assert done == {listener}, "the cancelled subscriber kept waiting for a reconnection"

@@ -33,6 +33,7 @@ class _Phase:
 
 
 def _running_loops() -> list[asyncio.AbstractEventLoop]:
+    gc.unfreeze()  # the enforcement runtime freezes what exists at its start, loops included
     return [
         o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()
     ]
