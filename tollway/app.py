@@ -36,6 +36,7 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
+from tollway.integrations.breaker import breakers_for
 from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
 from tollway.integrations.client import IntegrationClients
 from tollway.integrations.registry import IntegrationService
@@ -120,7 +121,7 @@ def build_services(settings: Settings) -> Services:
         outbox=outbox,
         keyring=keyring,
         integrations=integration_service(settings, audit, vault=keyring.vault),
-        integration_clients=IntegrationClients(keyring.vault, allow_private=allow_private),
+        integration_clients=clients_for(connections, keyring.vault, allow_private=allow_private),
         providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,
@@ -137,6 +138,15 @@ def integration_service(
         vault,
         allow_private=settings.webhook_allow_private_networks,
         max_page_size=settings.graphql_page_size_max,
+    )
+
+
+def clients_for(
+    connections: Connections, vault: Vault, *, allow_private: bool
+) -> IntegrationClients:
+    """Outbound clients of integrations, their breakers shared through the process's Redis."""
+    return IntegrationClients(
+        vault, allow_private=allow_private, breakers=breakers_for(connections.redis)
     )
 
 

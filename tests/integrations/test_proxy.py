@@ -127,3 +127,25 @@ async def test_a_provider_that_is_down_is_a_502(proxy_server: LiveServer, pgql: 
     async with httpx.AsyncClient(base_url=proxy_server.base_url) as http:
         answer = await http.get(f"/integrations/{made}/proxy/health", headers={"X-API-Key": scoped})
     assert (answer.status_code, answer.json()["error_code"]) == (502, "UPSTREAM_UNAVAILABLE")
+
+
+async def test_a_failing_provider_opens_the_breaker_and_calls_fail_fast(
+    proxy_server: LiveServer, pgql: GraphQL, provider: Receiver
+) -> None:
+    tenant = await pgql.create_tenant()
+    provider.default = Reply(500, body="down")
+    made = await integration(pgql, tenant, provider.url)
+    scoped, _ = await create_key(pgql, tenant, scopes=["integrations:proxy"])
+    async with httpx.AsyncClient(base_url=proxy_server.base_url) as http:
+        statuses = [
+            (await http.get(f"/integrations/{made}/proxy/x", headers={"X-API-Key": scoped}))
+            for _ in range(7)
+        ]
+    assert [a.status_code for a in statuses] == [500] * 5 + [503] * 2
+    assert statuses[-1].json()["error_code"] == "CIRCUIT_OPEN"
+    assert 1 <= int(statuses[-1].headers["retry-after"]) <= 5
+    assert len(provider.received) == 5  # refused calls never reach the provider
+    query = "query($id: ID!) { integration(id: $id) { breaker { status consecutiveFailures openUntil } } }"
+    breaker = (await pgql.data(query, {"id": made}))["integration"]["breaker"]
+    assert (breaker["status"], breaker["consecutiveFailures"]) == ("OPEN", 5)
+    assert breaker["openUntil"] is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
@@ -14,8 +15,10 @@ from uuid import UUID
 import httpx
 
 from tollway.auth.principal import KEY_USE_ROLES, Principal
+from tollway.clock import wall_clock_ms
 from tollway.errors import Conflict
 from tollway.integrations.auth import auth_for
+from tollway.integrations.breaker import DEFAULT_POLICY, Breaker, BreakerPolicy, BreakerStore
 from tollway.integrations.credentials import SHAPES
 from tollway.integrations.registry import CREDENTIALS, credential_owner, owned_integration
 from tollway.keyring.vault import Vault
@@ -23,6 +26,9 @@ from tollway.models import Integration
 from tollway.webhooks.guard import check_destination
 
 DEFAULT_TIMEOUT = 10.0
+SERVER_ERROR = 500
+"""Answers from here on count as failures for the breaker (as do timeouts and refused
+connections); a 4xx is the caller's doing, not the provider's."""
 RETIRE_SECONDS = 6 * DEFAULT_TIMEOUT
 """How long a replaced client stays open for the requests still using it."""
 
@@ -31,13 +37,21 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """Refuses a request whose host is, or resolves to, a private address (unless allowed),
     on every call: a redirect or a DNS change cannot reach what registration would refuse."""
 
-    def __init__(self, *, allow_private: bool, verify: ssl.SSLContext) -> None:
+    def __init__(self, *, allow_private: bool, verify: ssl.SSLContext, breaker: Breaker) -> None:
         super().__init__(verify=verify)
         self.allow_private = allow_private
+        self.breaker = breaker
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await check_destination(str(request.url), self.allow_private)
-        return await super().handle_async_request(request)
+        await self.breaker.before()  # fails fast while the breaker is open
+        try:
+            response = await super().handle_async_request(request)
+        except httpx.TransportError:
+            await self.breaker.after(ok=False)
+            raise
+        await self.breaker.after(ok=response.status_code < SERVER_ERROR)
+        return response
 
 
 class _Cached(NamedTuple):
@@ -55,9 +69,20 @@ class IntegrationClients:
     """Clients for calling providers through their integrations: one pooled client per
     integration and process, made again whenever the integration changes."""
 
-    def __init__(self, vault: Vault, *, allow_private: bool) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        allow_private: bool,
+        breakers: BreakerStore,
+        policy: BreakerPolicy = DEFAULT_POLICY,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
         self._vault = vault
         self._allow_private = allow_private
+        self.breakers = breakers
+        self._policy = policy
+        self._clock = clock
         self._tls = ssl.create_default_context()  # loading CA certificates costs milliseconds
         self._clients: dict[UUID, _Cached] = {}
         self._retired: list[_Retired] = []
@@ -74,7 +99,11 @@ class IntegrationClients:
         client = httpx.AsyncClient(
             base_url=integration.base_url,
             auth=await self._auth(integration),
-            transport=GuardedTransport(allow_private=self._allow_private, verify=self._tls),
+            transport=GuardedTransport(
+                allow_private=self._allow_private,
+                verify=self._tls,
+                breaker=self.breaker(integration.id),
+            ),
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,
         )
@@ -85,6 +114,10 @@ class IntegrationClients:
         while self._retired and now - self._retired[0].since > RETIRE_SECONDS:
             await self._retired.pop(0).client.aclose()
         return client
+
+    def breaker(self, integration_id: UUID) -> Breaker:
+        """The integration's breaker (its state is shared wherever `breakers` is)."""
+        return Breaker(self.breakers, str(integration_id), self._policy, self._clock)
 
     async def aclose(self) -> None:
         """Close every pooled client."""

@@ -18,6 +18,7 @@ from tollway.auth.principal import Principal, Role
 from tollway.enforcement.capture import SERVICE_KEY
 from tollway.enforcement.routes import scope_grants
 from tollway.errors import Conflict, Forbidden, NotFound, TollwayError
+from tollway.integrations.breaker import CircuitOpen
 from tollway.keys.records import KeyRecord
 from tollway.services import Services
 
@@ -94,6 +95,10 @@ class IntegrationProxy:
         )
         try:
             answer = await client.send(upstream, stream=True)
+        except CircuitOpen as exc:
+            refused = problem(503, CircuitOpen.code, detail=str(exc))
+            refused.headers["retry-after"] = str(max(1, -(-exc.retry_after_ms // 1000)))
+            return refused
         except httpx.TimeoutException:
             return problem(504, "UPSTREAM_TIMEOUT", detail="the provider did not answer in time")
         except (httpx.TransportError, TollwayError) as exc:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from tollway.integrations.breaker import BreakerState, BreakerStatus
 from tollway.models import (
     CredentialType,
     IntegrationEnvironment,
@@ -16,11 +17,43 @@ from tollway.models import (
 )
 from tollway.models import Integration as IntegrationModel
 from tollway.models import IntegrationProvider as ProviderModel
+from tollway.schema.context import Info
 
 strawberry.enum(IntegrationType)
 strawberry.enum(CredentialType)
 strawberry.enum(IntegrationStatus)
 strawberry.enum(IntegrationEnvironment)
+
+
+strawberry.enum(BreakerStatus)
+
+
+@strawberry.type
+class IntegrationBreaker:
+    """Where an integration's circuit breaker stands."""
+
+    status: BreakerStatus
+    consecutive_failures: int
+    window_requests: int
+    window_failures: int
+    open_until: datetime | None
+    changed_at: datetime | None
+
+    @classmethod
+    def from_state(cls, state: BreakerState) -> IntegrationBreaker:
+        """From the shared breaker state (times in epoch milliseconds)."""
+        return cls(
+            status=state.status,
+            consecutive_failures=state.consecutive,
+            window_requests=state.window_requests,
+            window_failures=state.window_failures,
+            open_until=_moment(state.open_until_ms) if state.status is BreakerStatus.OPEN else None,
+            changed_at=_moment(state.changed_at_ms),
+        )
+
+
+def _moment(ms: int) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
 @strawberry.type
@@ -43,6 +76,13 @@ class Integration:
     status_changed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field
+    async def breaker(self, info: Info) -> IntegrationBreaker:
+        """The circuit breaker of calls through this integration, as every instance sees it."""
+        clients = info.context.services.integration_clients
+        state = await clients.breakers.read(str(self.id))
+        return IntegrationBreaker.from_state(state)
 
     @classmethod
     def from_model(cls, i: IntegrationModel) -> Integration:
