@@ -39,6 +39,7 @@ from tollway.health.checks import HealthChecker
 from tollway.integrations.breaker import breakers_for
 from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
 from tollway.integrations.client import IntegrationClients
+from tollway.integrations.health import IntegrationHealth
 from tollway.integrations.registry import IntegrationService
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keyring.keyring import make_keyring
@@ -91,13 +92,12 @@ def build_services(settings: Settings) -> Services:
     webhooks = webhook_services(
         settings, connections, audit=audit, outbox=outbox, vault=keyring.vault, alerts=alerts
     )
+    clients = clients_for(connections, keyring.vault, allow_private=allow_private)
     return Services(
         settings=settings,
         connections=connections,
         tokens=token_authority(settings),
-        login_guard=AdminLoginGuard(
-            Limiter(connections.limits), settings.admin_auth_failures_per_minute
-        ),
+        login_guard=login_guard(settings, connections),
         audit=audit,
         tenants=TenantService(audit, page),
         data_policies=DataPolicyService(audit, bus, defaults=data_policy_defaults(settings)),
@@ -121,7 +121,8 @@ def build_services(settings: Settings) -> Services:
         outbox=outbox,
         keyring=keyring,
         integrations=integration_service(settings, audit, vault=keyring.vault),
-        integration_clients=clients_for(connections, keyring.vault, allow_private=allow_private),
+        integration_clients=clients,
+        integration_health=IntegrationHealth(clients),
         providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,
@@ -139,6 +140,11 @@ def integration_service(
         allow_private=settings.webhook_allow_private_networks,
         max_page_size=settings.graphql_page_size_max,
     )
+
+
+def login_guard(settings: Settings, connections: Connections) -> AdminLoginGuard:
+    """Failed admin logins limited per client address, in the process's limit storage."""
+    return AdminLoginGuard(Limiter(connections.limits), settings.admin_auth_failures_per_minute)
 
 
 def clients_for(

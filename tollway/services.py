@@ -26,6 +26,7 @@ from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
 from tollway.integrations.catalogue import ProviderCatalogue
 from tollway.integrations.client import IntegrationClients
+from tollway.integrations.health import IntegrationHealth
 from tollway.integrations.registry import IntegrationService
 from tollway.keyring.keyring import Keyring
 from tollway.keys.plans import PlanService
@@ -75,6 +76,7 @@ class Services:
     keyring: Keyring
     integrations: IntegrationService
     integration_clients: IntegrationClients
+    integration_health: IntegrationHealth
     providers: ProviderCatalogue
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService

@@ -130,6 +130,7 @@ POLICY: Mapping[str, Access] = MappingProxyType({
     "Mutation.createIntegration": Access(WRITE_ROLES, {"input.tenantId": T}),
     "Mutation.updateIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
     "Mutation.deleteIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
+    "Mutation.checkIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
     "Mutation.updateIntegrationProvider": Access(SUPER_ADMIN_ONLY),
     "Subscription.auditEvents": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.alerts": Access(READ_ROLES, TENANT_ONLY),

@@ -24,6 +24,7 @@ from tollway.models.costs import (
 from tollway.models.integrations import (
     CredentialType,
     Integration,
+    IntegrationCheck,
     IntegrationEnvironment,
     IntegrationProvider,
     IntegrationStatus,
@@ -72,6 +73,7 @@ __all__ = [
     "DataKey",
     "DetectorBaseline",
     "Integration",
+    "IntegrationCheck",
     "IntegrationEnvironment",
     "IntegrationProvider",
     "IntegrationStatus",

@@ -94,9 +94,32 @@ class Integration(Model):
         IntegrationStatus, max_length=20, default=IntegrationStatus.UNKNOWN
     )
     status_changed_at = fields.DatetimeField(null=True)
+    probe_failures = fields.IntField(default=0)
+    """Failed health probes in a row (what takes it DOWN)."""
+    probe_successes = fields.IntField(default=0)
+    """Passed health probes in a row (what brings it back)."""
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "integrations"
         unique_together = (("tenant_id", "name"),)
+
+
+class IntegrationCheck(Model):
+    """One health probe of an integration: its answer and how long it took."""
+
+    id = fields.UUIDField(primary_key=True)
+    integration_id = fields.UUIDField()
+    tenant_id = fields.UUIDField()
+    at = fields.DatetimeField(auto_now_add=True)
+    ok = fields.BooleanField()
+    status_code = fields.IntField(null=True)
+    latency_ms = fields.FloatField()
+    error = fields.CharField(max_length=300, null=True)
+    status_after = fields.CharEnumField(IntegrationStatus, max_length=20)
+    """The integration's status once this check was counted."""
+
+    class Meta:
+        table = "integration_checks"
+        indexes = (("integration_id", "at"),)

@@ -17,6 +17,7 @@ from tollway.schema.types.integrations import (
     CreateIntegrationInput,
     CredentialsInput,
     Integration,
+    IntegrationCheck,
     IntegrationFilterInput,
     IntegrationProvider,
     UpdateIntegrationInput,
@@ -130,6 +131,13 @@ class IntegrationMutation:
         ctx = info.context
         row = await ctx.services.integrations.delete(ctx.principal, parse_id(id))
         return Integration.from_model(row)
+
+    @strawberry.mutation(permission_classes=[Allowed])
+    async def check_integration(self, info: Info, id: strawberry.ID) -> IntegrationCheck:
+        """Probe the integration's health now (its provider's probe, or `config.probe_path`)."""
+        ctx = info.context
+        check = await ctx.services.integration_health.check(ctx.principal, parse_id(id))
+        return IntegrationCheck.from_model(check)
 
     @strawberry.mutation(permission_classes=[Allowed])
     async def update_integration_provider(

@@ -16,6 +16,7 @@ from tollway.models import (
     IntegrationType,
 )
 from tollway.models import Integration as IntegrationModel
+from tollway.models import IntegrationCheck as CheckModel
 from tollway.models import IntegrationProvider as ProviderModel
 from tollway.schema.context import Info
 
@@ -186,3 +187,26 @@ class UpdateIntegrationProviderInput:
     probe_statuses: list[int] | None = strawberry.UNSET
     probe_timeout_seconds: float | None = strawberry.UNSET
     probe_interval_seconds: int | None = strawberry.UNSET
+
+
+@strawberry.type
+class IntegrationCheck:
+    """One health probe and the status it led to."""
+
+    id: strawberry.ID
+    integration_id: strawberry.ID
+    at: datetime
+    ok: bool
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    status_after: IntegrationStatus
+
+    @classmethod
+    def from_model(cls, c: CheckModel) -> IntegrationCheck:
+        """From the stored check."""
+        return cls(
+            id=strawberry.ID(str(c.id)), integration_id=strawberry.ID(str(c.integration_id)),
+            at=c.at, ok=c.ok, status_code=c.status_code, latency_ms=c.latency_ms, error=c.error,
+            status_after=c.status_after,
+        )  # fmt: skip
