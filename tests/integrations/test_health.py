@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import GraphQL
 from tests.webhooks.receiver import Receiver, Reply, receiving
-from tollway.auth.principal import WORKER
+from tollway.auth.principal import WORKER, Role
 from tollway.integrations.health import HealthPolicy, ProbeResult, next_status
 from tollway.integrations.registry import CredentialsInput, IntegrationFields
 from tollway.models import CredentialType, Integration, IntegrationCheck, IntegrationStatus
@@ -118,3 +118,21 @@ def test_next_status_is_pure_hysteresis() -> None:
     assert next_status(DEGRADED, ok, failures=0, successes=2, policy=policy) is HEALTHY
     refused = ProbeResult(False, 403, 1.0)
     assert next_status(DEGRADED, refused, failures=3, successes=0, policy=policy) is AUTH_FAILED
+
+
+HEALTH = "{ health { status components { name status detail } } }"
+
+
+async def test_health_lists_the_callers_integrations_without_counting_them(
+    services: Services, gql: GraphQL, provider: Receiver
+) -> None:
+    made = await watched(services, gql, provider.url)
+    await statuses(services, made, [500, 500, 500], provider)
+    before = await gql.data(HEALTH, token=gql.token(Role.ADMIN, await gql.create_tenant()))
+    mine = (await gql.data(HEALTH, token=gql.token(Role.ADMIN, made.tenant_id)))["health"]
+    listed = {c["name"]: c for c in mine["components"] if c["name"].startswith("integration:")}
+    assert listed["integration:watched"]["status"] == "UNHEALTHY"
+    assert listed["integration:watched"]["detail"].startswith("custom down since ")
+    assert mine["status"] == before["health"]["status"]  # a provider down is not Tollway down
+    others = [c["name"] for c in before["health"]["components"]]
+    assert not [n for n in others if n.startswith("integration:")]

@@ -4,6 +4,7 @@ SSRF guard webhooks use and credentials sealed on the keyring (never returned)."
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from tortoise.transactions import in_transaction
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
+from tollway.health.checks import ComponentHealth, HealthStatus
 from tollway.integrations.catalogue import CUSTOM, provider
 from tollway.integrations.credentials import check_credentials, hint, to_json
 from tollway.keyring.envelope import Owner
@@ -34,6 +36,15 @@ CREDENTIALS = "credentials"
 """The keyring field of an integration's credential values."""
 MAX_CONFIG_BYTES = 16_384
 URL_FIELDS = ("token_url", "authorize_url")
+MAX_COMPONENTS = 200
+"""Integrations listed by `health`, at most (`integrations` pages through them all)."""
+COMPONENT_STATUS = {
+    IntegrationStatus.UNKNOWN: HealthStatus.DEGRADED,
+    IntegrationStatus.HEALTHY: HealthStatus.HEALTHY,
+    IntegrationStatus.DEGRADED: HealthStatus.DEGRADED,
+    IntegrationStatus.DOWN: HealthStatus.UNHEALTHY,
+    IntegrationStatus.AUTH_FAILED: HealthStatus.UNHEALTHY,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +230,27 @@ class IntegrationService:
             query, first=first, after=after, sort_field="created_at", descending=False,
             max_page_size=self._max_page_size,
         )  # fmt: skip
+
+    async def components(self, principal: Principal) -> Sequence[ComponentHealth]:
+        """The integrations the principal may read, as `health` components (which never
+        move Tollway's own status: a tenant's provider being down is not Tollway being down)."""
+        if principal.role not in READ_ROLES:
+            return []
+        query = Integration.filter(enabled=True)
+        scope = principal.scope_tenant(None)
+        if scope is not None:
+            query = query.filter(tenant_id=scope)
+        rows = await query.order_by("tenant_id", "name").limit(MAX_COMPONENTS)
+        return [
+            ComponentHealth(
+                name=f"integration:{row.name}",
+                status=COMPONENT_STATUS[row.status],
+                latency_ms=None,
+                detail=f"{row.provider} {row.status.value.lower()}"
+                + (f" since {row.status_changed_at.isoformat()}" if row.status_changed_at else ""),
+            )
+            for row in rows
+        ]
 
     async def _record(
         self, principal: Principal, action: str, row: Integration, values: dict[str, Any]

@@ -15,8 +15,11 @@ class HealthQuery:
 
     @strawberry.field(permission_classes=[Allowed])
     async def health(self, info: Info) -> Health:
-        """Database, Redis, broadcaster and worker, each with status and latency."""
-        report = await info.context.services.health.report()
+        """Database, Redis, broadcaster and worker, each with status and latency, then the
+        caller's integrations (which do not count towards `status`)."""
+        services = info.context.services
+        report = await services.health.report()
+        integrations = await services.integrations.components(info.context.principal)
         return Health(
             status=report.status,
             components=[
@@ -26,7 +29,7 @@ class HealthQuery:
                     latency_ms=None if c.latency_ms is None else round(c.latency_ms, 3),
                     detail=c.detail,
                 )
-                for c in report.components
+                for c in [*report.components, *integrations]
             ],
         )
 
