@@ -21,6 +21,11 @@ class DenialCode(StrEnum):
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     API_VERSION_SUNSET = "API_VERSION_SUNSET"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTEGRATION_NOT_FOUND = "INTEGRATION_NOT_FOUND"
+    INTEGRATION_UNAVAILABLE = "INTEGRATION_UNAVAILABLE"
+    CIRCUIT_OPEN = "CIRCUIT_OPEN"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
 
 
 STATUS: dict[DenialCode, tuple[int, str]] = {
@@ -35,6 +40,11 @@ STATUS: dict[DenialCode, tuple[int, str]] = {
     DenialCode.QUOTA_EXCEEDED: (429, "Quota exceeded"),
     DenialCode.API_VERSION_SUNSET: (410, "API version sunset"),
     DenialCode.SERVICE_UNAVAILABLE: (503, "Service unavailable"),
+    DenialCode.INTEGRATION_NOT_FOUND: (404, "Integration not found"),
+    DenialCode.INTEGRATION_UNAVAILABLE: (409, "Integration unavailable"),
+    DenialCode.CIRCUIT_OPEN: (503, "Circuit breaker open"),
+    DenialCode.UPSTREAM_UNAVAILABLE: (502, "Upstream unavailable"),
+    DenialCode.UPSTREAM_TIMEOUT: (504, "Upstream timeout"),
 }
 
 

@@ -5,7 +5,6 @@ integration's credentials, which the caller never sees."""
 
 from __future__ import annotations
 
-import json
 from uuid import UUID
 
 import httpx
@@ -16,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from tollway.auth.principal import Principal, Role
 from tollway.enforcement.capture import SERVICE_KEY
+from tollway.enforcement.problems import DenialCode, problem_body
 from tollway.enforcement.routes import scope_grants
 from tollway.errors import Conflict, Forbidden, NotFound, TollwayError
 from tollway.integrations.breaker import CircuitOpen
@@ -37,16 +37,10 @@ def integration_service_name(integration_id: UUID) -> str:
     return f"integration:{integration_id}"
 
 
-def problem(status: int, code: str, *, detail: str) -> Response:
-    """An RFC 9457 problem, coded like the enforcement middleware's."""
-    body = {
-        "type": f"urn:tollway:problem:{code.lower().replace('_', '-')}",
-        "title": code.replace("_", " ").capitalize(),
-        "status": status,
-        "detail": detail,
-        "error_code": code,
-    }
-    return Response(json.dumps(body), status, media_type="application/problem+json")
+def problem(code: DenialCode, detail: str) -> Response:
+    """The enforcement middleware's RFC 9457 problem for `code`."""
+    status, body = problem_body(code, detail)
+    return Response(body, status, media_type="application/problem+json")
 
 
 class IntegrationProxy:
@@ -63,21 +57,21 @@ class IntegrationProxy:
         record: KeyRecord | None = request.scope.get("tollway.principal")
         if record is None or not scope_grants(record.scopes, PROXY_SCOPE):
             return problem(
-                403, "PERMISSION_DENIED", detail=f"the API key lacks the {PROXY_SCOPE} scope"
+                DenialCode.PERMISSION_DENIED, f"the API key lacks the {PROXY_SCOPE} scope"
             )
         try:
             integration_id = UUID(request.path_params["integration_id"])
         except ValueError:
-            return problem(404, "INTEGRATION_NOT_FOUND", detail="not an integration id")
+            return problem(DenialCode.INTEGRATION_NOT_FOUND, "not an integration id")
         principal = Principal(f"api-key:{record.key_id}", Role.SERVICE, UUID(record.tenant_id))
         try:
             client = await self.services.integration_clients.client(principal, integration_id)
         except (NotFound, Forbidden):
             return problem(
-                404, "INTEGRATION_NOT_FOUND", detail=f"integration {integration_id} not found"
+                DenialCode.INTEGRATION_NOT_FOUND, f"integration {integration_id} not found"
             )
         except Conflict as exc:
-            return problem(409, "INTEGRATION_UNAVAILABLE", detail=str(exc))
+            return problem(DenialCode.INTEGRATION_UNAVAILABLE, str(exc))
         request.scope[SERVICE_KEY] = integration_service_name(integration_id)
         return await self._forward(request, client)
 
@@ -96,14 +90,14 @@ class IntegrationProxy:
         try:
             answer = await client.send(upstream, stream=True)
         except CircuitOpen as exc:
-            refused = problem(503, CircuitOpen.code, detail=str(exc))
+            refused = problem(DenialCode.CIRCUIT_OPEN, str(exc))
             refused.headers["retry-after"] = str(max(1, -(-exc.retry_after_ms // 1000)))
             return refused
         except httpx.TimeoutException:
-            return problem(504, "UPSTREAM_TIMEOUT", detail="the provider did not answer in time")
+            return problem(DenialCode.UPSTREAM_TIMEOUT, "the provider did not answer in time")
         except (httpx.TransportError, TollwayError) as exc:
             return problem(
-                502, "UPSTREAM_UNAVAILABLE", detail=f"the provider cannot be reached ({exc})"
+                DenialCode.UPSTREAM_UNAVAILABLE, f"the provider cannot be reached ({exc})"
             )
 
         return StreamingResponse(
