@@ -4,6 +4,7 @@ field that is missing, of the wrong type or unexpected."""
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,9 +21,9 @@ class CredentialShape(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @abstractmethod
     def secret(self) -> str:
         """The value whose last 4 characters the API may show."""
-        raise NotImplementedError
 
 
 class ApiKeyCredentials(CredentialShape):

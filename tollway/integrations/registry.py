@@ -156,9 +156,7 @@ class IntegrationService:
                 row = await Integration.create(id=integration_id, tenant_id=tenant_id, **values)
                 entry = await self._record(principal, "integration.create", row, values)
         except IntegrityError:
-            raise Conflict(
-                f"the tenant already has an integration named {values['name']!r}"
-            ) from None
+            raise _duplicate_name(values) from None
         self._audit.announce(entry)
         return row
 
@@ -189,9 +187,7 @@ class IntegrationService:
                 await row.save()
                 entry = await self._record(principal, "integration.update", row, values)
         except IntegrityError:
-            raise Conflict(
-                f"the tenant already has an integration named {values['name']!r}"
-            ) from None
+            raise _duplicate_name(values) from None
         self._audit.announce(entry)
         return row
 
@@ -264,6 +260,10 @@ class IntegrationService:
             tenant_id=row.tenant_id,
             changes=shown,
         )
+
+
+def _duplicate_name(values: dict[str, Any]) -> Conflict:
+    return Conflict(f"the tenant already has an integration named {values.get('name')!r}")
 
 
 async def owned_integration(principal: Principal, integration_id: UUID) -> Integration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from tollway.errors import BadUserInput
 from tollway.integrations.registry import CredentialsInput as Credentials
@@ -50,8 +51,7 @@ def _changes(given: object, not_null: frozenset[str]) -> dict[str, Any]:
     """The fields given (UNSET ones left out), refusing null where a value is required."""
     changes = {k: v for k, v in vars(given).items() if v is not strawberry.UNSET}
     for name in sorted(not_null & {k for k, v in changes.items() if v is None}):
-        camel = name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:])
-        raise BadUserInput(f"{camel} cannot be null")
+        raise BadUserInput(f"{to_camel_case(name)} cannot be null")
     return changes
 
 
