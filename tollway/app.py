@@ -36,11 +36,8 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
-from tollway.integrations.breaker import breakers_for
+from tollway.integrations.assembly import integration_services
 from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
-from tollway.integrations.client import IntegrationClients
-from tollway.integrations.health import IntegrationHealth
-from tollway.integrations.registry import IntegrationService
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keyring.keyring import make_keyring
 from tollway.keyring.vault import Vault
@@ -73,26 +70,26 @@ def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     connections = Connections.for_settings(settings)
     bus, signals = connections.bus, connections.signals
-    page, allow_private = settings.graphql_page_size_max, settings.webhook_allow_private_networks
+    page = settings.graphql_page_size_max
     audit = AuditService(bus, page)
     outbox = WebhookOutbox(signals)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings, connections=connections)
     spending = spending_services(settings, audit, outbox=outbox)
-    analytics, costs, budgets = spending.analytics, spending.costs, spending.budgets
     keys = KeyService(audit, plans, bus=bus, outbox=outbox, max_page_size=page)
     health = health_checker(settings, connections)
     alerts = AlertStore(bus, outbox, max_page_size=page)
-    detectors = Detectors(analytics, costs, budgets=budgets, keys=keys, audit=audit, health=health)
-    rules = RuleEvaluator(analytics, costs, budgets=budgets)
     alert_engine = make_alert_engine(
-        settings, connections, rules=rules, detectors=detectors, alerts=alerts
-    )
+        settings, connections, spending=spending, keys=keys, audit=audit, health=health,
+        alerts=alerts,
+    )  # fmt: skip
     keyring = make_keyring(settings, audit, legacy=[reseal_legacy_secrets])
     webhooks = webhook_services(
         settings, connections, audit=audit, outbox=outbox, vault=keyring.vault, alerts=alerts
     )
-    clients = clients_for(connections, keyring.vault, allow_private=allow_private)
+    integrations = integration_services(
+        settings, connections, audit=audit, vault=keyring.vault, alerts=alerts, outbox=outbox
+    )
     return Services(
         settings=settings,
         connections=connections,
@@ -108,21 +105,22 @@ def build_services(settings: Settings) -> Services:
         enforcement=enforcement,
         routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
-        analytics=analytics,
+        analytics=spending.analytics,
         reporter=UsageReporter(spending.retention.raw, signals),
         catalog=spending.catalog,
-        costs=costs,
-        budgets=budgets,
-        recommendations=RecommendationService(analytics, costs),
+        costs=spending.costs,
+        budgets=spending.budgets,
+        recommendations=RecommendationService(spending.analytics, spending.costs),
         alerts=alerts,
         alert_rules=AlertRuleService(audit),
         security=SecurityService(bus, page),
         alert_engine=alert_engine,
         outbox=outbox,
         keyring=keyring,
-        integrations=integration_service(settings, audit, vault=keyring.vault),
-        integration_clients=clients,
-        integration_health=IntegrationHealth(clients),
+        integrations=integrations.registry,
+        integration_clients=integrations.clients,
+        integration_health=integrations.health,
+        integration_status=integrations.transitions,
         providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,
@@ -130,30 +128,9 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def integration_service(
-    settings: Settings, audit: AuditService, *, vault: Vault
-) -> IntegrationService:
-    """The integration registry, its URLs under the webhooks' SSRF guard settings."""
-    return IntegrationService(
-        audit,
-        vault,
-        allow_private=settings.webhook_allow_private_networks,
-        max_page_size=settings.graphql_page_size_max,
-    )
-
-
 def login_guard(settings: Settings, connections: Connections) -> AdminLoginGuard:
     """Failed admin logins limited per client address, in the process's limit storage."""
     return AdminLoginGuard(Limiter(connections.limits), settings.admin_auth_failures_per_minute)
-
-
-def clients_for(
-    connections: Connections, vault: Vault, *, allow_private: bool
-) -> IntegrationClients:
-    """Outbound clients of integrations, their breakers shared through the process's Redis."""
-    return IntegrationClients(
-        vault, allow_private=allow_private, breakers=breakers_for(connections.redis)
-    )
 
 
 class SpendingServices(NamedTuple):
@@ -194,13 +171,17 @@ def make_alert_engine(
     settings: Settings,
     connections: Connections,
     *,
-    rules: RuleEvaluator,
-    detectors: Detectors,
+    spending: SpendingServices,
+    keys: KeyService,
+    audit: AuditService,
+    health: HealthChecker,
     alerts: AlertStore,
 ) -> AlertEngine:
     """The alert engine: the rules and every detector, evaluated by one worker per tick."""
+    analytics, costs, budgets = spending.analytics, spending.costs, spending.budgets
+    detectors = Detectors(analytics, costs, budgets=budgets, keys=keys, audit=audit, health=health)
     return AlertEngine(
-        rules,
+        RuleEvaluator(analytics, costs, budgets=budgets),
         detectors.all(),
         store=alerts,
         interval_seconds=settings.alert_interval_seconds,

@@ -24,6 +24,7 @@ ALERTS_CHANNEL = "tollway.alerts"
 METRICS_CHANNEL = "tollway.metrics"
 INVALIDATIONS_CHANNEL = "tollway.invalidations"
 SECURITY_CHANNEL = "tollway.security"
+INTEGRATIONS_CHANNEL = "tollway.integrations"
 
 
 def envelope(channel: str, data: dict[str, Any]) -> str:

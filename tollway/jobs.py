@@ -57,6 +57,12 @@ def background_jobs(settings: Settings, services: Services) -> list[PeriodicJob]
             Wake(signals, (Topic.USAGE,), IDLE_SECONDS),
         ),
         PeriodicJob(
+            "integration-probes",
+            settings.integration_probe_interval_seconds,
+            services.integration_health.run_due,
+            Wake(signals, (Topic.CONFIG,), IDLE_SECONDS),
+        ),
+        PeriodicJob(
             "usage-retention",
             settings.retention_interval_seconds,
             RetentionJob(retention_policy(settings)).run,

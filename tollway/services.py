@@ -28,6 +28,7 @@ from tollway.integrations.catalogue import ProviderCatalogue
 from tollway.integrations.client import IntegrationClients
 from tollway.integrations.health import IntegrationHealth
 from tollway.integrations.registry import IntegrationService
+from tollway.integrations.status import StatusTransitions
 from tollway.keyring.keyring import Keyring
 from tollway.keys.plans import PlanService
 from tollway.keys.service import KeyService
@@ -77,6 +78,7 @@ class Services:
     integrations: IntegrationService
     integration_clients: IntegrationClients
     integration_health: IntegrationHealth
+    integration_status: StatusTransitions
     providers: ProviderCatalogue
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService

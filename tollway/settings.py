@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     budget_interval_seconds: float = Field(default=30.0, gt=0, le=86400)
     alert_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    integration_probe_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """How often the worker looks for integrations whose health probe is due (each is
+    probed at its own interval, 60 s unless its provider or config says otherwise)."""
 
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)

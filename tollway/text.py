@@ -13,3 +13,9 @@ def clean_text(value: str, field: str, *, maximum: int, required: bool = True) -
     if len(cleaned) > maximum:
         raise BadUserInput(f"{field} must be at most {maximum} characters")
     return cleaned
+
+
+def camel_case(name: str) -> str:
+    """`snake_case` as the GraphQL API spells it (`camelCase`), for error messages."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)

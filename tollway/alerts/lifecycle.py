@@ -179,16 +179,38 @@ class AlertStore:
     async def raise_alert(self, condition: Condition, now: datetime) -> Alert | None:
         """Open an alert for a one-off condition (or count it again on the open one); it
         stays until resolved by hand."""
+        opened, alert = await self.raise_unpublished(condition, now)
+        if opened is not None:
+            await self.publish("alert.opened", opened)
+        return alert
+
+    async def raise_unpublished(
+        self, condition: Condition, now: datetime
+    ) -> tuple[Alert | None, Alert | None]:
+        """`raise_alert` inside the caller's transaction: (the alert opened, if it is new;
+        the open alert). `publish` the opened one once the transaction commits."""
         existing = await Alert.get_or_none(open_key=condition.open_key)
         if existing is not None:
             existing.occurrences += 1
             existing.last_seen_at = now
             await existing.save(update_fields=["occurrences", "last_seen_at"])
-            return existing
+            return None, existing
         opened = await self._open(condition, now)
-        if opened is not None:
-            await self.bus.publish(ALERTS_CHANNEL, alert_event(opened, "alert.opened"))
-        return opened
+        return opened, opened
+
+    async def clear_unpublished(self, open_key: str, now: datetime, *, by: str) -> Alert | None:
+        """Resolve the open alert of `open_key` (if any) inside the caller's transaction;
+        `publish` it as `alert.resolved` once the transaction commits."""
+        alert = await Alert.get_or_none(open_key=open_key[:300])
+        if alert is None:
+            return None
+        await self._close(alert, now, by)
+        await self._emit("alert.resolved", alert, now)
+        return alert
+
+    async def publish(self, event: str, alert: Alert) -> None:
+        """Tell live subscribers of a stored alert change."""
+        await self.bus.publish(ALERTS_CHANNEL, alert_event(alert, event))
 
     async def apply(
         self, conditions: Iterable[Condition], sources: set[str], *, now: datetime

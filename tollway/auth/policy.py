@@ -88,6 +88,7 @@ POLICY: Mapping[str, Access] = MappingProxyType({
     "Query.webhookEventTypes": Access(READ_ROLES),
     "Query.routeRules": Access(READ_ROLES),
     "ApiKey.usage": Access(READ_ROLES),
+    "Integration.checks": Access(READ_ROLES),
     "WebhookEndpoint.stats": Access(READ_ROLES),
     "Mutation.createTenant": Access(SUPER_ADMIN_ONLY),
     "Mutation.updateTenant": _one(T, WRITE_ROLES),

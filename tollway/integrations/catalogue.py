@@ -11,11 +11,12 @@ from tortoise.transactions import in_transaction
 from tollway.audit.service import AuditService
 from tollway.auth.principal import READ_ROLES, SUPER_ADMIN_ONLY, Principal
 from tollway.errors import BadUserInput, NotFound
+from tollway.integrations.probes import check_probe_fields
 from tollway.models import CredentialType, IntegrationProvider, IntegrationType
+from tollway.text import camel_case
 from tollway.webhooks.guard import clean_url
 
 CUSTOM = "custom"
-PROBE_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 B, K, H = CredentialType.BASIC, CredentialType.BEARER, CredentialType.HMAC
 
 
@@ -142,18 +143,4 @@ class ProviderCatalogue:
 def _check_probe(changes: dict[str, Any]) -> None:
     if changes.get("base_url") is not None:
         changes["base_url"] = clean_url(changes["base_url"])
-    method = changes.get("probe_method")
-    if method is not None and method not in PROBE_METHODS:
-        raise BadUserInput(f"probeMethod must be one of {', '.join(sorted(PROBE_METHODS))}")
-    path = changes.get("probe_path")
-    if path is not None and not path.startswith("/"):
-        raise BadUserInput("probePath must start with /")
-    statuses = changes.get("probe_statuses")
-    if statuses is not None and not all(100 <= s <= 599 for s in statuses):
-        raise BadUserInput("probeStatuses must be HTTP statuses (100-599)")
-    timeout = changes.get("probe_timeout_seconds")
-    if timeout is not None and not 0.1 <= timeout <= 60:
-        raise BadUserInput("probeTimeoutSeconds must be between 0.1 and 60")
-    interval = changes.get("probe_interval_seconds")
-    if interval is not None and not 10 <= interval <= 86_400:
-        raise BadUserInput("probeIntervalSeconds must be between 10 and 86400")
+    check_probe_fields({k: v for k, v in changes.items() if v is not None}, label=camel_case)

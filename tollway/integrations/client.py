@@ -31,6 +31,9 @@ SERVER_ERROR = 500
 connections); a 4xx is the caller's doing, not the provider's."""
 RETIRE_SECONDS = 6 * DEFAULT_TIMEOUT
 """How long a replaced client stays open for the requests still using it."""
+PAST_THE_BREAKER = "tollway.past_the_breaker"
+"""A request extension: true for a health probe, which is how Tollway learns a provider is
+back, so an open breaker does not stop it and its answer is not counted by the breaker."""
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -44,6 +47,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await check_destination(str(request.url), self.allow_private)
+        if request.extensions.get(PAST_THE_BREAKER):
+            return await super().handle_async_request(request)
         await self.breaker.before()  # fails fast while the breaker is open
         try:
             response = await super().handle_async_request(request)

@@ -18,6 +18,7 @@ from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.health.checks import ComponentHealth, HealthStatus
 from tollway.integrations.catalogue import CUSTOM, provider
 from tollway.integrations.credentials import check_credentials, hint, to_json
+from tollway.integrations.probes import check_probe_config
 from tollway.keyring.envelope import Owner
 from tollway.keyring.vault import Vault
 from tollway.models import (
@@ -89,6 +90,7 @@ def _config(config: Any) -> dict[str, Any]:
         raise BadUserInput("config must be a JSON object")
     if len(json.dumps(config)) > MAX_CONFIG_BYTES:
         raise BadUserInput(f"config must be at most {MAX_CONFIG_BYTES} bytes of JSON")
+    check_probe_config(config)
     return config
 
 

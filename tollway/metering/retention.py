@@ -1,4 +1,5 @@
-"""Retention: raw events, security events and rollups are deleted when they age out."""
+"""Retention: raw events, security events, integration health probes and rollups are
+deleted when they age out."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class RetentionPolicy:
     hour: timedelta
     day: timedelta | None
     security_events: timedelta = timedelta(days=90)
+    integration_checks: timedelta = timedelta(days=30)
+    """Health probes of integrations (uptime is shown over at most 7 days)."""
 
 
 class AgedRows(NamedTuple):
@@ -62,6 +65,9 @@ class RetentionJob:
             "raw": await self._delete_aged(RAW_EVENTS, now, self.policy.raw, chosen),
             "security": await self._delete_aged(
                 SECURITY_EVENTS, now, self.policy.security_events, chosen
+            ),
+            "integration_checks": await self._delete_batches(
+                "integration_checks", "", [now - self.policy.integration_checks]
             ),
         }
         for granularity, keep in (

@@ -98,6 +98,8 @@ class Integration(Model):
     """Failed health probes in a row (what takes it DOWN)."""
     probe_successes = fields.IntField(default=0)
     """Passed health probes in a row (what brings it back)."""
+    next_probe_at = fields.DatetimeField(null=True, db_index=True)
+    """When the periodic probe is next due (claimed by moving it on, so one worker probes)."""
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -122,4 +124,4 @@ class IntegrationCheck(Model):
 
     class Meta:
         table = "integration_checks"
-        indexes = (("integration_id", "at"),)
+        indexes = (("integration_id", "at"), ("at",))

@@ -21,6 +21,10 @@ EVENT_TYPES: dict[str, str] = {
     "budget.threshold_crossed": "A budget crossed one of its thresholds this period.",
     "security.detected": "A security detector fired (brute force, revoked key use, many networks).",
     "endpoint.disabled": "A webhook endpoint was disabled after failing (410, or 5 days).",
+    "integration.health_changed": "An integration's health status changed.",
+    "integration.recovered": "An integration that was down or failing authentication is healthy.",
+    "integration.auth_failed": "An integration's provider refused its credentials, or its "
+    "OAuth2 tokens could not be renewed.",
     "webhook.test": "A test event sent by sendTestWebhook.",
 }
 MAX_FILTERS = 50

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
 from tollway.integrations.breaker import BreakerState, BreakerStatus
+from tollway.integrations.health import Uptime
 from tollway.models import (
     CredentialType,
     IntegrationEnvironment,
@@ -19,6 +21,7 @@ from tollway.models import Integration as IntegrationModel
 from tollway.models import IntegrationCheck as CheckModel
 from tollway.models import IntegrationProvider as ProviderModel
 from tollway.schema.context import Info
+from tollway.schema.permissions import Allowed
 
 strawberry.enum(IntegrationType)
 strawberry.enum(CredentialType)
@@ -58,6 +61,28 @@ def _moment(ms: int) -> datetime | None:
 
 
 @strawberry.type
+class UptimeWindow:
+    """Health probes passed out of those made over one window."""
+
+    checks: int
+    passed: int
+    ratio: float | None = strawberry.field(description="Passed over made; null with no probe.")
+
+    @classmethod
+    def of(cls, uptime: Uptime) -> UptimeWindow:
+        """From the counted window."""
+        return cls(checks=uptime.checks, passed=uptime.passed, ratio=uptime.ratio)
+
+
+@strawberry.type
+class IntegrationUptime:
+    """Uptime as the health probes saw it."""
+
+    last_24_hours: UptimeWindow
+    last_7_days: UptimeWindow
+
+
+@strawberry.type
 class Integration:
     """A third-party service a tenant depends on. Its credentials are never returned:
     `credentialHint` shows the last 4 characters of their secret."""
@@ -77,6 +102,23 @@ class Integration:
     status_changed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field
+    async def uptime(self, info: Info) -> IntegrationUptime:
+        """Health probes passed over the last day and week."""
+        health = info.context.services.integration_health
+        day = await health.uptime(UUID(self.id), window=timedelta(hours=24))
+        week = await health.uptime(UUID(self.id), window=timedelta(days=7))
+        return IntegrationUptime(
+            last_24_hours=UptimeWindow.of(day), last_7_days=UptimeWindow.of(week)
+        )
+
+    @strawberry.field(permission_classes=[Allowed])
+    async def checks(self, info: Info, first: int = 20) -> list[IntegrationCheck]:
+        """The latest health probes, newest first (at most 100)."""
+        health = info.context.services.integration_health
+        rows = await health.recent_checks(UUID(self.id), first=first)
+        return [IntegrationCheck.from_model(r) for r in rows]
 
     @strawberry.field
     async def breaker(self, info: Info) -> IntegrationBreaker:
