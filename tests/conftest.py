@@ -114,8 +114,10 @@ def storage_settings(
         # Alert tests drive the engine with their own clock; the in-process worker's own
         # evaluation (at start-up, then hourly) must not race them.
         alert_interval_seconds=3600.0,
-        # Likewise webhook tests run their own dispatcher with a controllable clock.
+        # Likewise webhook tests run their own dispatcher, and integration tests their own
+        # probes, with a controllable clock.
         webhook_dispatch=False,
+        integration_probes=False,
         # Tests fail logins on purpose from one address all session long; the throttle has
         # tests of its own (tests/auth/test_admin_logins.py).
         admin_auth_failures_per_minute=0,
@@ -144,8 +146,10 @@ class LiveServer:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
-    """uvicorn serving `build_app(settings)` on a loopback port, lifespan included."""
+    """uvicorn serving `build_app(settings)` on a loopback port, lifespan included (the
+    port is its public URL)."""
     port = free_port()
+    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
     config = uvicorn.Config(
         build_app(settings),
         host="127.0.0.1",

@@ -37,6 +37,7 @@ from tollway.enforcement.verification import VerificationService
 from tollway.errors import ConfigurationError
 from tollway.health.checks import HealthChecker
 from tollway.integrations.assembly import integration_services
+from tollway.integrations.authorization import CALLBACK_PATH
 from tollway.integrations.catalogue import ProviderCatalogue, ensure_default_providers
 from tollway.jobs import background_jobs, retention_policy, rollup_job
 from tollway.keyring.keyring import make_keyring
@@ -55,6 +56,7 @@ from tollway.tenants.service import TenantService
 from tollway.web.graphql_view import TollwayGraphQL
 from tollway.web.health_routes import healthz, metrics, readyz
 from tollway.web.integration_proxy import PROXY_METHODS, IntegrationProxy
+from tollway.web.oauth_callback import oauth_callback
 from tollway.webhooks.delivery import Sender
 from tollway.webhooks.dispatcher import DispatchPolicy, WebhookDispatcher
 from tollway.webhooks.endpoints import WebhookEndpointService
@@ -69,10 +71,9 @@ logger = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct every service; nothing connects until the lifespan starts."""
     connections = Connections.for_settings(settings)
-    bus, signals = connections.bus, connections.signals
-    page = settings.graphql_page_size_max
+    bus, page = connections.bus, settings.graphql_page_size_max
     audit = AuditService(bus, page)
-    outbox = WebhookOutbox(signals)
+    outbox = WebhookOutbox(connections.signals)
     plans = PlanService(audit, bus)
     enforcement = EnforcementRuntime(settings, connections=connections)
     spending = spending_services(settings, audit, outbox=outbox)
@@ -86,9 +87,6 @@ def build_services(settings: Settings) -> Services:
     keyring = make_keyring(settings, audit, legacy=[reseal_legacy_secrets])
     webhooks = webhook_services(
         settings, connections, audit=audit, outbox=outbox, vault=keyring.vault, alerts=alerts
-    )
-    integrations = integration_services(
-        settings, connections, audit=audit, vault=keyring.vault, alerts=alerts, outbox=outbox
     )
     return Services(
         settings=settings,
@@ -106,7 +104,7 @@ def build_services(settings: Settings) -> Services:
         routes=RouteRuleService(audit, bus),
         verification=VerificationService(enforcement),
         analytics=spending.analytics,
-        reporter=UsageReporter(spending.retention.raw, signals),
+        reporter=UsageReporter(spending.retention.raw, connections.signals),
         catalog=spending.catalog,
         costs=spending.costs,
         budgets=spending.budgets,
@@ -117,10 +115,9 @@ def build_services(settings: Settings) -> Services:
         alert_engine=alert_engine,
         outbox=outbox,
         keyring=keyring,
-        integrations=integrations.registry,
-        integration_clients=integrations.clients,
-        integration_health=integrations.health,
-        integration_status=integrations.transitions,
+        integration=integration_services(
+            settings, connections, audit=audit, vault=keyring.vault, alerts=alerts, outbox=outbox
+        ),
         providers=ProviderCatalogue(audit),
         webhook_endpoints=webhooks.endpoints,
         webhook_messages=webhooks.messages,
@@ -297,6 +294,7 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route(CALLBACK_PATH, oauth_callback(services), methods=["GET"]),
             Route(
                 "/integrations/{integration_id}/proxy/{path:path}",
                 EnforcementMiddleware(IntegrationProxy(services), runtime=services.enforcement),

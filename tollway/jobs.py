@@ -57,17 +57,20 @@ def background_jobs(settings: Settings, services: Services) -> list[PeriodicJob]
             Wake(signals, (Topic.USAGE,), IDLE_SECONDS),
         ),
         PeriodicJob(
-            "integration-probes",
-            settings.integration_probe_interval_seconds,
-            services.integration_health.run_due,
-            Wake(signals, (Topic.CONFIG,), IDLE_SECONDS),
-        ),
-        PeriodicJob(
             "usage-retention",
             settings.retention_interval_seconds,
             RetentionJob(retention_policy(settings)).run,
         ),
     ]
+    if settings.integration_probes:
+        jobs.append(
+            PeriodicJob(
+                "integration-probes",
+                settings.integration_probe_interval_seconds,
+                services.integration_health.run_due,
+                Wake(signals, (Topic.CONFIG,), IDLE_SECONDS),
+            )
+        )
     if settings.webhook_dispatch:
         # Runs until stopped; restarted after a second should it ever fail.
         jobs.append(PeriodicJob("webhook-dispatch", 1.0, services.webhooks.run))

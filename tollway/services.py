@@ -24,6 +24,8 @@ from tollway.enforcement.runtime import EnforcementRuntime
 from tollway.enforcement.verification import VerificationService
 from tollway.events import EventBus
 from tollway.health.checks import HealthChecker
+from tollway.integrations.assembly import IntegrationServices
+from tollway.integrations.authorization import IntegrationAuthorizations
 from tollway.integrations.catalogue import ProviderCatalogue
 from tollway.integrations.client import IntegrationClients
 from tollway.integrations.health import IntegrationHealth
@@ -75,14 +77,36 @@ class Services:
     alert_engine: AlertEngine
     outbox: WebhookOutbox
     keyring: Keyring
-    integrations: IntegrationService
-    integration_clients: IntegrationClients
-    integration_health: IntegrationHealth
-    integration_status: StatusTransitions
+    integration: IntegrationServices
     providers: ProviderCatalogue
     webhook_endpoints: WebhookEndpointService
     webhook_messages: WebhookMessageService
     webhooks: WebhookDispatcher
+
+    @property
+    def integrations(self) -> IntegrationService:
+        """The integration registry."""
+        return self.integration.registry
+
+    @property
+    def integration_clients(self) -> IntegrationClients:
+        """Outbound clients of integrations."""
+        return self.integration.clients
+
+    @property
+    def integration_health(self) -> IntegrationHealth:
+        """Health probes of integrations."""
+        return self.integration.health
+
+    @property
+    def integration_status(self) -> StatusTransitions:
+        """Integration status changes, and their live feed."""
+        return self.integration.transitions
+
+    @property
+    def integration_authorizations(self) -> IntegrationAuthorizations:
+        """OAuth2 authorization code flows."""
+        return self.integration.authorizations
 
     @property
     def bus(self) -> EventBus:

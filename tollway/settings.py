@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    """Where users' browsers reach this Tollway (`https://tollway.example.com`): the base of
+    the OAuth2 callback providers redirect to. Unset: `http://<host>:<port>`."""
     allowed_origins: tuple[str, ...] = ()
     """Origins allowed to open cross-origin websocket connections to `/graphql`."""
 
@@ -101,9 +104,14 @@ class Settings(BaseSettings):
     budget_interval_seconds: float = Field(default=30.0, gt=0, le=86400)
     alert_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    integration_auth_failed_after_seconds: float = Field(default=900.0, gt=0, le=7 * 86400)
+    """How long renewing an integration's OAuth2 tokens may fail (backed off from 5 s to 10
+    minutes) before the integration is AUTH_FAILED, with its alert and event."""
     integration_probe_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often the worker looks for integrations whose health probe is due (each is
     probed at its own interval, 60 s unless its provider or config says otherwise)."""
+    integration_probes: bool = True
+    """Probe integrations in this process's worker (false: leave it to other workers)."""
 
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -152,6 +160,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"bad port: {exc}") from None
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("use http(s)://host[:port][/path], without a query")
+        return value.rstrip("/")
+
     @field_validator("webhook_retry_schedule")
     @classmethod
     def _check_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
@@ -191,6 +209,11 @@ class Settings(BaseSettings):
         if self.usage_writer == "auto":
             return self.is_postgres
         return self.usage_writer == "process"
+
+    @property
+    def base_url(self) -> str:
+        """Where browsers reach this Tollway (`public_url`, else the bind address)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def broadcast_url(self) -> str:

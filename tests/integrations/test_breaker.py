@@ -53,7 +53,8 @@ async def test_consecutive_failures_open_then_a_trial_closes(store: BreakerStore
     assert (trial.allowed, trial.status) == (True, HALF)
     assert not (await store.admit("i", POLICY, now_ms=1_100)).allowed  # one trial at a time
     closed = await store.observe("i", POLICY, ok=True, now_ms=1_200)
-    assert closed.status is CLOSED and (await store.admit("i", POLICY, now_ms=1_201)).allowed
+    assert closed.previous is HALF and closed.state.status is CLOSED
+    assert (await store.admit("i", POLICY, now_ms=1_201)).allowed
 
 
 async def test_a_failed_trial_doubles_the_backoff_up_to_its_cap(store: BreakerStore) -> None:

@@ -11,30 +11,12 @@ import httpx
 import pytest
 
 from tests.clock import until
-from tests.conftest import GraphQL, LiveServer, serving
+from tests.conftest import GraphQL, LiveServer
 from tests.keyhelpers import create_key
 from tests.webhooks.receiver import Receiver, Reply, receiving
-from tollway.auth.tokens import TokenAuthority
 
 TOKEN = "provider-token-0123456789"
 CREATE = """mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }"""
-
-
-@pytest.fixture
-async def proxy_server(server: LiveServer) -> AsyncIterator[LiveServer]:
-    """A second instance on the same database that may reach loopback providers."""
-    settings: Any = server.settings
-    async with serving(
-        settings.model_copy(update={"webhook_allow_private_networks": True})
-    ) as live:
-        yield live
-
-
-@pytest.fixture
-async def pgql(proxy_server: LiveServer, authority: TokenAuthority) -> AsyncIterator[GraphQL]:
-    """GraphQL against the instance that may register loopback providers."""
-    async with httpx.AsyncClient(base_url=proxy_server.base_url, timeout=10) as http:
-        yield GraphQL(http, authority)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tollway.auth.principal import WORKER
 from tollway.errors import BadUserInput
 from tollway.integrations.health import IntegrationHealth
 from tollway.integrations.registry import IntegrationFields
-from tollway.jobs import retention_policy
+from tollway.jobs import background_jobs, retention_policy
 from tollway.metering.retention import RetentionJob
 from tollway.models import (
     Alert,
@@ -225,3 +225,12 @@ async def test_probes_older_than_their_retention_are_deleted(
     assert deleted["integration_checks"] >= 2
     kept = await IntegrationCheck.filter(integration_id=made.id).values_list("at", flat=True)
     assert [round((now - at).total_seconds() / 86400) for at in kept] == [3]
+
+
+def test_the_worker_probes_unless_told_not_to(services: Services) -> None:
+    def names(**overrides: object) -> set[str]:
+        settings = services.settings.model_copy(update=overrides)
+        return {job.name for job in background_jobs(settings, services)}
+
+    assert "integration-probes" in names(integration_probes=True)
+    assert "integration-probes" not in names(integration_probes=False)

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from tests.servers import free_port
 
@@ -74,10 +75,8 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def receiving() -> AsyncIterator[Receiver]:
-    """A receiver listening on a loopback port for the duration of the block."""
-    receiver = Receiver()
-    app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=METHODS)])
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served on a loopback port for the duration of the block; yields its URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -94,9 +93,18 @@ async def receiving() -> AsyncIterator[Receiver]:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}"
     try:
-        yield receiver
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def receiving() -> AsyncIterator[Receiver]:
+    """A receiver listening on a loopback port for the duration of the block."""
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=METHODS)])
+    async with serving(app) as url:
+        receiver.url = url
+        yield receiver

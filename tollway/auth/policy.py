@@ -132,11 +132,15 @@ POLICY: Mapping[str, Access] = MappingProxyType({
     "Mutation.updateIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
     "Mutation.deleteIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
     "Mutation.checkIntegration": _one(IdKind.INTEGRATION, WRITE_ROLES),
+    "Mutation.startIntegrationAuthorization": _one(IdKind.INTEGRATION, WRITE_ROLES),
     "Mutation.updateIntegrationProvider": Access(SUPER_ADMIN_ONLY),
     "Subscription.auditEvents": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.alerts": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.securityEvents": Access(READ_ROLES, TENANT_ONLY),
     "Subscription.metrics": Access(READ_ROLES, {"tenantId": T, "keyId": K}),
+    "Subscription.integrationStatus": Access(
+        READ_ROLES, {"tenantId": T, "integrationId": IdKind.INTEGRATION}
+    ),
 })  # fmt: skip
 
 

@@ -24,6 +24,7 @@ class DenialCode(StrEnum):
     INTEGRATION_NOT_FOUND = "INTEGRATION_NOT_FOUND"
     INTEGRATION_UNAVAILABLE = "INTEGRATION_UNAVAILABLE"
     CIRCUIT_OPEN = "CIRCUIT_OPEN"
+    INTEGRATION_AUTH_FAILED = "INTEGRATION_AUTH_FAILED"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
 
@@ -43,6 +44,7 @@ STATUS: dict[DenialCode, tuple[int, str]] = {
     DenialCode.INTEGRATION_NOT_FOUND: (404, "Integration not found"),
     DenialCode.INTEGRATION_UNAVAILABLE: (409, "Integration unavailable"),
     DenialCode.CIRCUIT_OPEN: (503, "Circuit breaker open"),
+    DenialCode.INTEGRATION_AUTH_FAILED: (503, "Integration cannot authenticate"),
     DenialCode.UPSTREAM_UNAVAILABLE: (502, "Upstream unavailable"),
     DenialCode.UPSTREAM_TIMEOUT: (504, "Upstream timeout"),
 }

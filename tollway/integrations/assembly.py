@@ -3,19 +3,37 @@ breakers' Redis and the status transitions."""
 
 from __future__ import annotations
 
+import ssl
 from typing import NamedTuple
+
+import httpx
 
 from tollway.alerts.lifecycle import AlertStore
 from tollway.audit.service import AuditService
 from tollway.connections import Connections
+from tollway.integrations.authorization import IntegrationAuthorizations
 from tollway.integrations.breaker import breakers_for
-from tollway.integrations.client import IntegrationClients
+from tollway.integrations.client import GuardedTransport, IntegrationClients
+from tollway.integrations.grants import RenewalPolicy
 from tollway.integrations.health import IntegrationHealth
+from tollway.integrations.oauth import TOKEN_TIMEOUT, TokenEndpoint
 from tollway.integrations.registry import IntegrationService
 from tollway.integrations.status import StatusTransitions
+from tollway.integrations.tokens import TokenKeeper
 from tollway.keyring.vault import Vault
 from tollway.settings import Settings
 from tollway.webhooks.outbox import WebhookOutbox
+
+
+def token_endpoint(*, allow_private: bool) -> TokenEndpoint:
+    """Token requests through the SSRF guard (past no breaker: a token endpoint failing is
+    an authentication failure, backed off by the keeper)."""
+    transport = GuardedTransport(
+        allow_private=allow_private, verify=ssl.create_default_context(), breaker=None
+    )
+    return TokenEndpoint(
+        httpx.AsyncClient(transport=transport, timeout=TOKEN_TIMEOUT, follow_redirects=False)
+    )
 
 
 class IntegrationServices(NamedTuple):
@@ -25,6 +43,7 @@ class IntegrationServices(NamedTuple):
     clients: IntegrationClients
     health: IntegrationHealth
     transitions: StatusTransitions
+    authorizations: IntegrationAuthorizations
 
 
 def integration_services(
@@ -42,10 +61,20 @@ def integration_services(
     registry = IntegrationService(
         audit, vault, allow_private=allow_private, max_page_size=settings.graphql_page_size_max
     )
-    clients = IntegrationClients(
-        vault, allow_private=allow_private, breakers=breakers_for(connections.redis)
-    )
     transitions = StatusTransitions(alerts, outbox, bus=connections.bus)
+    keeper = TokenKeeper(
+        vault,
+        token_endpoint(allow_private=allow_private),
+        transitions=transitions,
+        policy=RenewalPolicy(give_up_after_seconds=settings.integration_auth_failed_after_seconds),
+    )
+    clients = IntegrationClients(
+        vault, allow_private=allow_private, breakers=breakers_for(connections.redis),
+        keeper=keeper, on_breaker_change=transitions.breaker_changed,
+    )  # fmt: skip
+    authorizations = IntegrationAuthorizations(
+        vault, keeper, audit=audit, base_url=settings.base_url
+    )
     return IntegrationServices(
-        registry, clients, IntegrationHealth(clients, transitions), transitions
+        registry, clients, IntegrationHealth(clients, transitions), transitions, authorizations
     )

@@ -1,21 +1,29 @@
-"""Credentials injected into outbound requests, one `httpx.Auth` per static credential type."""
+"""Credentials injected into outbound requests: one `httpx.Auth` per static credential type,
+and one for OAuth2 that asks the token keeper for a token and renews it once when the
+provider refuses it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from tollway.errors import Conflict
 from tollway.integrations.credentials import (
     ApiKeyCredentials,
     BasicCredentials,
     BearerCredentials,
     CredentialShape,
     HmacCredentials,
+    OAuth2AuthorizationCode,
+    OAuth2ClientCredentials,
 )
+from tollway.integrations.oauth import OAuth2Shape
+from tollway.integrations.tokens import TokenKeeper
+from tollway.models import Integration
+
+UNAUTHORIZED = 401
 
 
 class ApiKeyAuth(httpx.Auth):
@@ -60,7 +68,37 @@ class HmacAuth(httpx.Auth):
         yield request
 
 
-def auth_for(shape: CredentialShape) -> httpx.Auth:
+class OAuth2Auth(httpx.Auth):
+    """`Authorization: Bearer <access token>`, the token kept fresh by the keeper. A 401 makes
+    the keeper renew it (once, however many calls saw the 401) and the request is sent again
+    when its body can be replayed."""
+
+    def __init__(
+        self, keeper: TokenKeeper, integration: Integration, *, shape: OAuth2Shape
+    ) -> None:
+        self.keeper = keeper
+        self.integration = integration
+        self.shape = shape
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        granted = await self.keeper.access_token(self.integration, self.shape)
+        request.headers["Authorization"] = granted.authorization
+        response = yield request
+        if response.status_code != UNAUTHORIZED or not isinstance(request.stream, httpx.ByteStream):
+            return
+        renewed = await self.keeper.access_token(
+            self.integration, self.shape, stale=granted.access_token
+        )
+        if renewed.access_token != granted.access_token:
+            request.headers["Authorization"] = renewed.authorization
+            yield request
+
+
+def auth_for(
+    shape: CredentialShape, integration: Integration, *, keeper: TokenKeeper
+) -> httpx.Auth:
     """The `httpx.Auth` that injects `shape` into each request."""
     if isinstance(shape, ApiKeyCredentials):
         return ApiKeyAuth(shape)
@@ -70,7 +108,6 @@ def auth_for(shape: CredentialShape) -> httpx.Auth:
         return BearerAuth(shape)
     if isinstance(shape, HmacCredentials):
         return HmacAuth(shape)
-    raise Conflict(
-        f"{type(shape).__name__}: OAuth2 credentials need a token exchange, which outbound "
-        "calls do not make yet"
-    )
+    if isinstance(shape, OAuth2ClientCredentials | OAuth2AuthorizationCode):
+        return OAuth2Auth(keeper, integration, shape=shape)
+    raise TypeError(f"no outbound authentication for {type(shape).__name__}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple, Protocol
@@ -67,6 +67,15 @@ class Admission(NamedTuple):
     allowed: bool
     status: BreakerStatus
     retry_after_ms: int = 0
+    previous: BreakerStatus | None = None
+    """The status before this admission (the stores fill it in)."""
+
+
+class Observed(NamedTuple):
+    """A breaker's state after counting an outcome, and its status before."""
+
+    previous: BreakerStatus
+    state: BreakerState
 
 
 class Admitted(NamedTuple):
@@ -137,7 +146,7 @@ class BreakerStore(Protocol):
 
     async def observe(
         self, name: str, policy: BreakerPolicy, *, ok: bool, now_ms: int
-    ) -> BreakerState: ...
+    ) -> Observed: ...
 
 
 class MemoryBreakers:
@@ -152,15 +161,15 @@ class MemoryBreakers:
 
     async def admit(self, name: str, policy: BreakerPolicy, *, now_ms: int) -> Admission:
         """`admit` on the stored state."""
-        self._states[name], admission = admit(await self.read(name), policy, now_ms=now_ms)
-        return admission
+        before = await self.read(name)
+        self._states[name], admission = admit(before, policy, now_ms=now_ms)
+        return admission._replace(previous=before.status)
 
-    async def observe(
-        self, name: str, policy: BreakerPolicy, *, ok: bool, now_ms: int
-    ) -> BreakerState:
+    async def observe(self, name: str, policy: BreakerPolicy, *, ok: bool, now_ms: int) -> Observed:
         """`observe` on the stored state."""
-        state = self._states[name] = observe(await self.read(name), policy, ok=ok, now_ms=now_ms)
-        return state
+        before = await self.read(name)
+        state = self._states[name] = observe(before, policy, ok=ok, now_ms=now_ms)
+        return Observed(before.status, state)
 
 
 class RedisBreakers:
@@ -185,16 +194,14 @@ class RedisBreakers:
             state, admission = admit(state, policy, now_ms=now_ms)
             return state
 
-        await self._update(name, step)
-        return admission
+        updated = await self._update(name, step)
+        return admission._replace(previous=updated.previous)
 
-    async def observe(
-        self, name: str, policy: BreakerPolicy, *, ok: bool, now_ms: int
-    ) -> BreakerState:
+    async def observe(self, name: str, policy: BreakerPolicy, *, ok: bool, now_ms: int) -> Observed:
         """`observe` on the shared state."""
         return await self._update(name, lambda s: observe(s, policy, ok=ok, now_ms=now_ms))
 
-    async def _update(self, name: str, step: _Step) -> BreakerState:
+    async def _update(self, name: str, step: _Step) -> Observed:
         key = self._prefix + name
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -206,7 +213,7 @@ class RedisBreakers:
                     if after != before:
                         pipe.set(key, json.dumps(asdict(after)), ex=self.TTL_SECONDS)
                     await pipe.execute()
-                    return after
+                    return Observed(before.status, after)
                 except WatchError:
                     await asyncio.sleep(0)  # another instance moved it first: again
 
@@ -233,24 +240,52 @@ class CircuitOpen(Exception):
         self.retry_after_ms = retry_after_ms
 
 
+class BreakerChange(NamedTuple):
+    """A breaker moved from one status to another (as this instance saw it happen)."""
+
+    name: str
+    previous: BreakerStatus
+    current: BreakerStatus
+    at_ms: int
+
+
+OnChange = Callable[[BreakerChange], Awaitable[None]]
+
+
+async def _unheard(change: BreakerChange) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    """One integration's breaker, as its outbound calls use it."""
+    """One integration's breaker, as its outbound calls use it. `on_change` hears of every
+    transition made by this instance's calls (each is made by exactly one instance)."""
 
     store: BreakerStore
     name: str
     policy: BreakerPolicy
     clock: Callable[[], int]
+    on_change: OnChange = _unheard
 
     async def before(self) -> None:
         """Raise `CircuitOpen` unless a call may go ahead now."""
-        admission = await self.store.admit(self.name, self.policy, now_ms=self.clock())
+        now = self.clock()
+        admission = await self.store.admit(self.name, self.policy, now_ms=now)
+        if admission.previous is not None and admission.previous is not admission.status:
+            await self.on_change(
+                BreakerChange(self.name, admission.previous, admission.status, now)
+            )
         if not admission.allowed:
             raise CircuitOpen(self.name, admission.retry_after_ms)
 
     async def after(self, *, ok: bool) -> None:
         """Count a call's outcome."""
-        await self.store.observe(self.name, self.policy, ok=ok, now_ms=self.clock())
+        now = self.clock()
+        observed = await self.store.observe(self.name, self.policy, ok=ok, now_ms=now)
+        if observed.previous is not observed.state.status:
+            await self.on_change(
+                BreakerChange(self.name, observed.previous, observed.state.status, now)
+            )
 
 
 def breakers_for(redis: Redis | None) -> BreakerStore:

@@ -4,10 +4,9 @@ destination checked by the SSRF guard at call time."""
 
 from __future__ import annotations
 
-import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
@@ -18,9 +17,15 @@ from tollway.auth.principal import KEY_USE_ROLES, Principal
 from tollway.clock import wall_clock_ms
 from tollway.errors import Conflict
 from tollway.integrations.auth import auth_for
-from tollway.integrations.breaker import DEFAULT_POLICY, Breaker, BreakerPolicy, BreakerStore
-from tollway.integrations.credentials import SHAPES
-from tollway.integrations.registry import CREDENTIALS, credential_owner, owned_integration
+from tollway.integrations.breaker import (
+    DEFAULT_POLICY,
+    Breaker,
+    BreakerChange,
+    BreakerPolicy,
+    BreakerStore,
+)
+from tollway.integrations.registry import open_credentials, owned_integration
+from tollway.integrations.tokens import TokenKeeper
 from tollway.keyring.vault import Vault
 from tollway.models import Integration
 from tollway.webhooks.guard import check_destination
@@ -40,14 +45,16 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """Refuses a request whose host is, or resolves to, a private address (unless allowed),
     on every call: a redirect or a DNS change cannot reach what registration would refuse."""
 
-    def __init__(self, *, allow_private: bool, verify: ssl.SSLContext, breaker: Breaker) -> None:
+    def __init__(
+        self, *, allow_private: bool, verify: ssl.SSLContext, breaker: Breaker | None
+    ) -> None:
         super().__init__(verify=verify)
         self.allow_private = allow_private
         self.breaker = breaker
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await check_destination(str(request.url), self.allow_private)
-        if request.extensions.get(PAST_THE_BREAKER):
+        if self.breaker is None or request.extensions.get(PAST_THE_BREAKER):
             return await super().handle_async_request(request)
         await self.breaker.before()  # fails fast while the breaker is open
         try:
@@ -57,6 +64,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             raise
         await self.breaker.after(ok=response.status_code < SERVER_ERROR)
         return response
+
+
+BreakerListener = Callable[[Integration, BreakerChange], Awaitable[None]]
+
+
+async def _ignore(integration: Integration, change: BreakerChange) -> None:
+    return None
 
 
 class _Cached(NamedTuple):
@@ -80,6 +94,8 @@ class IntegrationClients:
         *,
         allow_private: bool,
         breakers: BreakerStore,
+        keeper: TokenKeeper,
+        on_breaker_change: BreakerListener = _ignore,
         policy: BreakerPolicy = DEFAULT_POLICY,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
@@ -88,6 +104,8 @@ class IntegrationClients:
         self.breakers = breakers
         self._policy = policy
         self._clock = clock
+        self.keeper = keeper
+        self._on_breaker_change = on_breaker_change
         self._tls = ssl.create_default_context()  # loading CA certificates costs milliseconds
         self._clients: dict[UUID, _Cached] = {}
         self._retired: list[_Retired] = []
@@ -107,7 +125,7 @@ class IntegrationClients:
             transport=GuardedTransport(
                 allow_private=self._allow_private,
                 verify=self._tls,
-                breaker=self.breaker(integration.id),
+                breaker=self._breaker(integration),
             ),
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,
@@ -120,9 +138,15 @@ class IntegrationClients:
             await self._retired.pop(0).client.aclose()
         return client
 
-    def breaker(self, integration_id: UUID) -> Breaker:
+    def _breaker(self, integration: Integration) -> Breaker:
         """The integration's breaker (its state is shared wherever `breakers` is)."""
-        return Breaker(self.breakers, str(integration_id), self._policy, self._clock)
+
+        async def changed(change: BreakerChange) -> None:
+            await self._on_breaker_change(integration, change)
+
+        return Breaker(
+            self.breakers, str(integration.id), self._policy, self._clock, on_change=changed
+        )
 
     async def aclose(self) -> None:
         """Close every pooled client."""
@@ -130,15 +154,8 @@ class IntegrationClients:
         retired, self._retired = self._retired, []
         for client in [c.client for c in clients.values()] + [r.client for r in retired]:
             await client.aclose()
+        await self.keeper.aclose()
 
     async def _auth(self, integration: Integration) -> httpx.Auth | None:
-        if integration.credentials is None or integration.credential_type is None:
-            return None
-        plain = await self._vault.open(
-            credential_owner(integration.id, integration.tenant_id),
-            CREDENTIALS,
-            sealed=integration.credentials,
-            purpose="outbound call",
-        )
-        shape = SHAPES[integration.credential_type].model_validate(json.loads(plain))
-        return auth_for(shape)
+        shape = await open_credentials(self._vault, integration, purpose="outbound call")
+        return None if shape is None else auth_for(shape, integration, keeper=self.keeper)

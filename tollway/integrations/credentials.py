@@ -14,6 +14,9 @@ from tollway.models import CredentialType
 
 HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
 Secret = Field(min_length=1, max_length=8192)
+ClientAuthStyle = Literal["basic", "post"]
+"""How an OAuth2 client authenticates to the token endpoint: HTTP basic (the default of
+RFC 6749) or `client_id`/`client_secret` in the form body."""
 
 
 class CredentialShape(BaseModel):
@@ -83,6 +86,7 @@ class OAuth2ClientCredentials(CredentialShape):
     token_url: str = Field(min_length=1, max_length=2048)
     scopes: list[str] = Field(default_factory=list, max_length=50)
     audience: str | None = Field(default=None, max_length=512)
+    client_auth: ClientAuthStyle = "basic"
 
     def secret(self) -> str:
         return self.client_secret
@@ -96,6 +100,7 @@ class OAuth2AuthorizationCode(CredentialShape):
     authorize_url: str = Field(min_length=1, max_length=2048)
     token_url: str = Field(min_length=1, max_length=2048)
     scopes: list[str] = Field(default_factory=list, max_length=50)
+    client_auth: ClientAuthStyle = "basic"
 
     def secret(self) -> str:
         return self.client_secret or self.client_id

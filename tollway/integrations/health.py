@@ -22,6 +22,7 @@ from tollway.auth.principal import WORKER, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, TollwayError
 from tollway.integrations.breaker import CircuitOpen
 from tollway.integrations.client import PAST_THE_BREAKER, IntegrationClients
+from tollway.integrations.grants import AuthUnavailable
 from tollway.integrations.probes import Probe, probe_of
 from tollway.integrations.registry import owned_integration
 from tollway.integrations.status import StatusTransitions
@@ -55,11 +56,13 @@ class ProbeResult(NamedTuple):
     status_code: int | None
     latency_ms: float
     error: str | None = None
+    no_token: bool = False
+    """No OAuth2 token could be had to probe with."""
 
     @property
     def auth_refused(self) -> bool:
-        """The provider refused the credentials."""
-        return self.status_code in AUTH_REFUSED
+        """The provider refused the credentials, or none could be had."""
+        return self.no_token or self.status_code in AUTH_REFUSED
 
     @property
     def reason(self) -> str:
@@ -218,9 +221,12 @@ class IntegrationHealth:
                 probe.method, probe.path or "/", timeout=probe.timeout_seconds,
                 extensions={PAST_THE_BREAKER: True},
             )  # fmt: skip
-        except (httpx.HTTPError, CircuitOpen, TollwayError) as exc:
+        except (httpx.HTTPError, CircuitOpen, AuthUnavailable, TollwayError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            return ProbeResult(False, None, elapsed, str(exc)[:300] or type(exc).__name__)
+            error = str(exc)[:300] or type(exc).__name__
+            return ProbeResult(
+                False, None, elapsed, error, no_token=isinstance(exc, AuthUnavailable)
+            )
         elapsed = (time.perf_counter() - started) * 1000
         ok = answer.status_code in probe.statuses
         return ProbeResult(

@@ -17,15 +17,23 @@ from tollway.auth.principal import READ_ROLES, WRITE_ROLES, Principal
 from tollway.errors import BadUserInput, Conflict, NotFound
 from tollway.health.checks import ComponentHealth, HealthStatus
 from tollway.integrations.catalogue import CUSTOM, provider
-from tollway.integrations.credentials import check_credentials, hint, to_json
+from tollway.integrations.credentials import (
+    SHAPES,
+    CredentialShape,
+    check_credentials,
+    hint,
+    to_json,
+)
 from tollway.integrations.probes import check_probe_config
 from tollway.keyring.envelope import Owner
 from tollway.keyring.vault import Vault
 from tollway.models import (
     CredentialType,
     Integration,
+    IntegrationAuthorization,
     IntegrationEnvironment,
     IntegrationStatus,
+    IntegrationToken,
     IntegrationType,
     Tenant,
 )
@@ -83,6 +91,21 @@ class IntegrationFilter:
 def credential_owner(integration_id: UUID, tenant_id: UUID) -> Owner:
     """The keyring owner of an integration's credentials."""
     return Owner("integration", integration_id, tenant_id)
+
+
+async def open_credentials(
+    vault: Vault, integration: Integration, *, purpose: str
+) -> CredentialShape | None:
+    """The integration's credentials, opened from the keyring (None when it has none)."""
+    if integration.credentials is None or integration.credential_type is None:
+        return None
+    plain = await vault.open(
+        credential_owner(integration.id, integration.tenant_id),
+        CREDENTIALS,
+        sealed=integration.credentials,
+        purpose=purpose,
+    )
+    return SHAPES[integration.credential_type].model_validate(json.loads(plain))
 
 
 def _config(config: Any) -> dict[str, Any]:
@@ -185,6 +208,8 @@ class IntegrationService:
                     values |= await self._sealed(owner, changes["credentials"])
                 elif "credentials" in changes:  # null: remove them
                     values |= dict.fromkeys(("credential_type", "credentials", "credential_hint"))
+                if "credentials" in changes:  # tokens of the old credentials go with them
+                    await _forget_oauth(row.id)
                 row.update_from_dict(values)
                 await row.save()
                 entry = await self._record(principal, "integration.update", row, values)
@@ -200,6 +225,7 @@ class IntegrationService:
             row = await owned_integration(principal, integration_id)
             entry = await self._record(principal, "integration.delete", row, {"name": row.name})
             await row.delete()
+            await _forget_oauth(row.id)
             await self._vault.forget(credential_owner(row.id, row.tenant_id))
         self._audit.announce(entry)
         return row
@@ -262,6 +288,11 @@ class IntegrationService:
             tenant_id=row.tenant_id,
             changes=shown,
         )
+
+
+async def _forget_oauth(integration_id: UUID) -> None:
+    await IntegrationToken.filter(integration_id=integration_id).delete()
+    await IntegrationAuthorization.filter(integration_id=integration_id).delete()
 
 
 def _duplicate_name(values: dict[str, Any]) -> Conflict:

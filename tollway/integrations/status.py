@@ -5,7 +5,9 @@ published for `integrationStatus` subscribers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -13,9 +15,13 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from tollway.alerts.lifecycle import AlertStore, Condition
+from tollway.auth.principal import READ_ROLES, Principal
 from tollway.events import INTEGRATIONS_CHANNEL, EventBus
+from tollway.integrations.breaker import BreakerChange
 from tollway.models import Alert, Integration, IntegrationEnvironment, IntegrationStatus, Severity
 from tollway.webhooks.outbox import WebhookOutbox, iso
+
+logger = logging.getLogger(__name__)
 
 ALERT_SOURCE = "integrations.health"
 ALERTING = {
@@ -123,9 +129,35 @@ class StatusTransitions:
         """Tell `integrationStatus` subscribers (on every instance) of a stored change."""
         await self._bus.publish(INTEGRATIONS_CHANNEL, change.as_event())
 
-    def live(self) -> Any:
-        """Every published change, as published (`IntegrationStatusFeed` filters them)."""
-        return self._bus.subscribe(INTEGRATIONS_CHANNEL)
+    async def breaker_changed(self, integration: Integration, change: BreakerChange) -> None:
+        """Tell subscribers of a breaker transition made by this instance's calls."""
+        await self.publish(
+            LiveChange(
+                LiveKind.BREAKER, integration.id, integration.tenant_id, integration.name,
+                change.previous.value, change.current.value,
+                f"circuit breaker {change.current.value.lower().replace('_', '-')}",
+                datetime.fromtimestamp(change.at_ms / 1000, UTC),
+            )
+        )  # fmt: skip
+
+    async def live(
+        self, principal: Principal, *, tenant_id: UUID | None, integration_id: UUID | None
+    ) -> AsyncIterator[LiveChange]:
+        """Changes of health, breaker and authentication, on any instance, of the
+        integrations the principal may see (one tenant's, or one integration's)."""
+        principal.require_role(READ_ROLES, "follow integrations")
+        scope = principal.scope_tenant(tenant_id)
+        async for data in self._bus.subscribe(INTEGRATIONS_CHANNEL):
+            try:
+                change = LiveChange.from_event(data)
+            except (KeyError, ValueError, TypeError):
+                logger.warning("dropping malformed integration event")
+                continue
+            if scope is not None and change.tenant_id != scope:
+                continue
+            if integration_id is not None and change.integration_id != integration_id:
+                continue
+            yield change
 
     async def _consequences(
         self, row: Integration, before: IntegrationStatus, reason: str, now: datetime

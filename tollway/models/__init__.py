@@ -40,6 +40,7 @@ from tollway.models.keys import (
     Plan,
     SecurityEvent,
 )
+from tollway.models.oauth import IntegrationAuthorization, IntegrationToken, OAuthState
 from tollway.models.routes import StoredRouteRule
 from tollway.models.tenants import Tenant, TenantStatus
 from tollway.models.usage import RollupCursor, UsageDirtyMinute, UsageEvent, UsageRollup
@@ -73,10 +74,12 @@ __all__ = [
     "DataKey",
     "DetectorBaseline",
     "Integration",
+    "IntegrationAuthorization",
     "IntegrationCheck",
     "IntegrationEnvironment",
     "IntegrationProvider",
     "IntegrationStatus",
+    "IntegrationToken",
     "IntegrationType",
     "JobClaim",
     "KeyEnvironment",
@@ -84,6 +87,7 @@ __all__ = [
     "LimitAdjustment",
     "MessageStatus",
     "MeteredService",
+    "OAuthState",
     "OwnerType",
     "Plan",
     "PriceRate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -21,9 +22,11 @@ from tollway.schema.types.integrations import (
     IntegrationCheck,
     IntegrationFilterInput,
     IntegrationProvider,
+    IntegrationStatusChange,
     UpdateIntegrationInput,
     UpdateIntegrationProviderInput,
 )
+from tollway.schema.types.oauth import IntegrationAuthorizationStart
 
 NOT_NULL_INTEGRATION = frozenset({"name", "base_url", "environment", "config", "enabled"})
 NOT_NULL_PROVIDER = frozenset(
@@ -140,6 +143,19 @@ class IntegrationMutation:
         return IntegrationCheck.from_model(check)
 
     @strawberry.mutation(permission_classes=[Allowed])
+    async def start_integration_authorization(
+        self, info: Info, id: strawberry.ID, *, return_url: str | None = None
+    ) -> IntegrationAuthorizationStart:
+        """Start the OAuth2 authorization code flow (with PKCE) of an integration: send the
+        user to the returned URL; Tollway's callback stores the tokens, then sends the user
+        to `returnUrl` (if given)."""
+        ctx = info.context
+        start = await ctx.services.integration_authorizations.start(
+            ctx.principal, parse_id(id), return_url=return_url
+        )
+        return IntegrationAuthorizationStart.of(start)
+
+    @strawberry.mutation(permission_classes=[Allowed])
     async def update_integration_provider(
         self, info: Info, name: str, *, input: UpdateIntegrationProviderInput
     ) -> IntegrationProvider:
@@ -149,3 +165,26 @@ class IntegrationMutation:
             ctx.principal, name, changes=_changes(input, NOT_NULL_PROVIDER)
         )
         return IntegrationProvider.from_model(row)
+
+
+@strawberry.type
+class IntegrationSubscription:
+    """Live changes of integrations, from every instance."""
+
+    @strawberry.subscription(permission_classes=[Allowed])
+    async def integration_status(
+        self,
+        info: Info,
+        tenant_id: strawberry.ID | None = None,
+        *,
+        integration_id: strawberry.ID | None = None,
+    ) -> AsyncGenerator[IntegrationStatusChange, None]:
+        """Health, circuit breaker and OAuth2 changes as they happen, within the caller's
+        tenant (or one integration)."""
+        ctx = info.context
+        async for change in ctx.services.integration_status.live(
+            ctx.principal,
+            tenant_id=parse_optional_id(tenant_id, "tenantId"),
+            integration_id=parse_optional_id(integration_id, "integrationId"),
+        ):
+            yield IntegrationStatusChange.of(change)

@@ -27,7 +27,11 @@ from tollway.resolvers.alerts import AlertMutation, AlertQuery, AlertSubscriptio
 from tollway.resolvers.audit import AuditQuery, AuditSubscription
 from tollway.resolvers.costs import CostMutation, CostQuery
 from tollway.resolvers.health import HealthQuery
-from tollway.resolvers.integrations import IntegrationMutation, IntegrationQuery
+from tollway.resolvers.integrations import (
+    IntegrationMutation,
+    IntegrationQuery,
+    IntegrationSubscription,
+)
 from tollway.resolvers.keyring import KeyringMutation
 from tollway.resolvers.keys import KeyMutation, KeyQuery
 from tollway.resolvers.routes import RouteMutation, RouteQuery
@@ -50,7 +54,11 @@ MUTATION_ROOTS: tuple[type, ...] = (
     TenantMutation, KeyMutation, AdjustmentMutation, UsageMutation, CostMutation,
     AlertMutation, WebhookMutation, RouteMutation, KeyringMutation, IntegrationMutation,
 )  # fmt: skip
-SUBSCRIPTION_ROOTS: tuple[type, ...] = (AuditSubscription, AlertSubscription)
+SUBSCRIPTION_ROOTS: tuple[type, ...] = (
+    AuditSubscription,
+    AlertSubscription,
+    IntegrationSubscription,
+)
 
 
 class OperationMetrics(SchemaExtension):

@@ -19,6 +19,7 @@ from tollway.enforcement.problems import DenialCode, problem_body
 from tollway.enforcement.routes import scope_grants
 from tollway.errors import Conflict, Forbidden, NotFound, TollwayError
 from tollway.integrations.breaker import CircuitOpen
+from tollway.integrations.grants import AuthUnavailable
 from tollway.keys.records import KeyRecord
 from tollway.services import Services
 
@@ -41,6 +42,12 @@ def problem(code: DenialCode, detail: str) -> Response:
     """The enforcement middleware's RFC 9457 problem for `code`."""
     status, body = problem_body(code, detail)
     return Response(body, status, media_type="application/problem+json")
+
+
+def _retry_later(refused: Response, retry_after_ms: int | None) -> Response:
+    if retry_after_ms is not None:
+        refused.headers["retry-after"] = str(max(1, -(-retry_after_ms // 1000)))
+    return refused
 
 
 class IntegrationProxy:
@@ -90,9 +97,10 @@ class IntegrationProxy:
         try:
             answer = await client.send(upstream, stream=True)
         except CircuitOpen as exc:
-            refused = problem(DenialCode.CIRCUIT_OPEN, str(exc))
-            refused.headers["retry-after"] = str(max(1, -(-exc.retry_after_ms // 1000)))
-            return refused
+            return _retry_later(problem(DenialCode.CIRCUIT_OPEN, str(exc)), exc.retry_after_ms)
+        except AuthUnavailable as exc:
+            refused = problem(DenialCode.INTEGRATION_AUTH_FAILED, str(exc))
+            return _retry_later(refused, exc.retry_after_ms)
         except httpx.TimeoutException:
             return problem(DenialCode.UPSTREAM_TIMEOUT, "the provider did not answer in time")
         except (httpx.TransportError, TollwayError) as exc:

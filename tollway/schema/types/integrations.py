@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from tollway.integrations.breaker import BreakerState, BreakerStatus
 from tollway.integrations.health import Uptime
+from tollway.integrations.status import LiveChange, LiveKind
 from tollway.models import (
     CredentialType,
     IntegrationEnvironment,
@@ -22,6 +23,11 @@ from tollway.models import IntegrationCheck as CheckModel
 from tollway.models import IntegrationProvider as ProviderModel
 from tollway.schema.context import Info
 from tollway.schema.permissions import Allowed
+from tollway.schema.types.oauth import IntegrationOAuth
+
+OAUTH2_TYPES = frozenset(
+    {CredentialType.OAUTH2_CLIENT_CREDENTIALS, CredentialType.OAUTH2_AUTHORIZATION_CODE}
+)
 
 strawberry.enum(IntegrationType)
 strawberry.enum(CredentialType)
@@ -119,6 +125,14 @@ class Integration:
         health = info.context.services.integration_health
         rows = await health.recent_checks(UUID(self.id), first=first)
         return [IntegrationCheck.from_model(r) for r in rows]
+
+    @strawberry.field
+    async def oauth(self, info: Info) -> IntegrationOAuth | None:
+        """Where the OAuth2 tokens stand (null for other credential types)."""
+        if self.credential_type not in OAUTH2_TYPES:
+            return None
+        keeper = info.context.services.integration_clients.keeper
+        return IntegrationOAuth.from_model(await keeper.stored(UUID(self.id)))
 
     @strawberry.field
     async def breaker(self, info: Info) -> IntegrationBreaker:
@@ -251,4 +265,32 @@ class IntegrationCheck:
             id=strawberry.ID(str(c.id)), integration_id=strawberry.ID(str(c.integration_id)),
             at=c.at, ok=c.ok, status_code=c.status_code, latency_ms=c.latency_ms, error=c.error,
             status_after=c.status_after,
+        )  # fmt: skip
+
+
+strawberry.enum(LiveKind, name="IntegrationChangeKind")
+
+
+@strawberry.type
+class IntegrationStatusChange:
+    """A change of an integration's health (`IntegrationStatus` values), circuit breaker
+    (`BreakerStatus`) or OAuth2 tokens (`OAuthState`), as `previous` and `current`."""
+
+    kind: LiveKind
+    integration_id: strawberry.ID
+    tenant_id: strawberry.ID
+    name: str
+    previous: str
+    current: str
+    reason: str
+    at: datetime
+
+    @classmethod
+    def of(cls, change: LiveChange) -> IntegrationStatusChange:
+        """From the published change."""
+        return cls(
+            kind=change.kind, integration_id=strawberry.ID(str(change.integration_id)),
+            tenant_id=strawberry.ID(str(change.tenant_id)), name=change.name,
+            previous=change.previous, current=change.current, reason=change.reason,
+            at=change.at,
         )  # fmt: skip
