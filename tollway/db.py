@@ -11,8 +11,11 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
+from tollway import tortoise_fixes
 from tollway.errors import ConfigurationError, ServiceUnavailable
 from tollway.settings import Settings, describe_address
+
+tortoise_fixes.apply()
 
 APP_LABEL = "tollway"
 MIGRATIONS_MODULE = "tollway.migrations"
