@@ -131,3 +131,24 @@ async def test_a_failing_provider_opens_the_breaker_and_calls_fail_fast(
     breaker = (await pgql.data(query, {"id": made}))["integration"]["breaker"]
     assert (breaker["status"], breaker["consecutiveFailures"]) == ("OPEN", 5)
     assert breaker["openUntil"] is not None
+
+
+async def test_an_oauth2_integration_without_tokens_is_a_coded_503(
+    proxy_server: LiveServer, pgql: GraphQL, provider: Receiver
+) -> None:
+    tenant = await pgql.create_tenant()
+    values = {
+        "client_id": "c", "authorize_url": provider.url + "/authorize",
+        "token_url": provider.url + "/token",
+    }  # fmt: skip
+    made = await integration(
+        pgql, tenant, provider.url,
+        credentials={"type": "OAUTH2_AUTHORIZATION_CODE", "values": values},
+    )  # fmt: skip
+    scoped, _ = await create_key(pgql, tenant, scopes=["integrations:proxy"])
+    async with httpx.AsyncClient(base_url=proxy_server.base_url) as http:
+        answer = await http.get(f"/integrations/{made}/proxy/x", headers={"X-API-Key": scoped})
+    assert answer.status_code == 503
+    assert answer.json()["error_code"] == "INTEGRATION_AUTH_FAILED"
+    assert "not authorized yet" in answer.json()["detail"]
+    assert provider.received == []  # nothing reached the provider without a token
