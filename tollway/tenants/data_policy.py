@@ -16,6 +16,7 @@ from tollway.errors import BadUserInput, NotFound
 from tollway.events import INVALIDATIONS_CHANNEL, EventBus
 from tollway.models import Tenant
 from tollway.settings import Settings
+from tollway.text import camel_case
 
 MAX_RETENTION_DAYS = 3650
 
@@ -34,7 +35,7 @@ class DataPolicyChoices:
         for name in ("request_log_retention_days", "security_event_retention_days"):
             days = getattr(self, name)
             if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-                raise BadUserInput(f"{_camel(name)} must be between 1 and {MAX_RETENTION_DAYS}")
+                raise BadUserInput(f"{camel_case(name)} must be between 1 and {MAX_RETENTION_DAYS}")
 
     @classmethod
     def of(cls, tenant: Tenant) -> DataPolicyChoices:
@@ -84,11 +85,6 @@ async def retention_choices() -> dict[str, DataPolicyChoices]:
         Q(request_log_retention_days__isnull=False) | Q(security_event_retention_days__isnull=False)
     )
     return {str(t.id): DataPolicyChoices.of(t) for t in rows}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 class DataPolicyService:
