@@ -17,6 +17,12 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def whole_seconds(ms: int) -> int:
+    """A wait in milliseconds as whole seconds, rounded up and at least 1: what a
+    `Retry-After` header and a "retry in N s" message carry."""
+    return max(1, -(-ms // 1000))
+
+
 class Clock(Protocol):
     """Time as the runtime sees it."""
 

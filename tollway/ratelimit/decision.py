@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tollway.clock import whole_seconds
 from tollway.ratelimit.checks import read_result
 from tollway.ratelimit.types import Check, CheckResult, CounterState
 
@@ -76,7 +77,7 @@ class Decision:
         if self.never_admitted:
             return None
         waits = [r.retry_after_ms or 0 for r in self.results if r.exceeded]
-        return max(1, -(-max(waits, default=1000) // 1000))
+        return whole_seconds(max(waits, default=1000))
 
     @property
     def most_constrained(self) -> CheckResult | None:

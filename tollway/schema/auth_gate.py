@@ -4,12 +4,12 @@ a security event."""
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 from tollway.auth.login_guard import REASON, AdminLoginGuard
 from tollway.auth.principal import Principal
 from tollway.auth.tokens import TokenAuthority
+from tollway.clock import whole_seconds
 from tollway.enforcement.activity import ActivityRecorder
 from tollway.errors import ErrorCode, Unauthenticated
 from tollway.tenants.service import require_live_tenant
@@ -68,7 +68,7 @@ class AuthGate:
 
 
 def _throttled(wait_ms: int) -> Refusal:
-    seconds = max(1, math.ceil(wait_ms / 1000))
+    seconds = whole_seconds(wait_ms)
     return Refusal(
         429, ErrorCode.UNAUTHENTICATED,
         f"too many failed logins from this address; retry in {seconds} s", seconds,

@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tollway.auth.principal import Principal, Role
+from tollway.clock import whole_seconds
 from tollway.enforcement.capture import SERVICE_KEY
 from tollway.enforcement.problems import DenialCode, problem_body
 from tollway.enforcement.routes import scope_grants
@@ -46,7 +47,7 @@ def problem(code: DenialCode, detail: str) -> Response:
 
 def _retry_later(refused: Response, retry_after_ms: int | None) -> Response:
     if retry_after_ms is not None:
-        refused.headers["retry-after"] = str(max(1, -(-retry_after_ms // 1000)))
+        refused.headers["retry-after"] = str(whole_seconds(retry_after_ms))
     return refused
 
 
