@@ -46,34 +46,30 @@ class TokenRows:
         )
         return claimed == 1
 
-    async def granted(
-        self, integration: Integration, row: IntegrationToken | None
-    ) -> Granted | None:
-        """The stored access token, if there is one."""
-        tokens = await self._open(integration, row)
-        if row is None or tokens is None:
-            return None
+    def granted(self, row: IntegrationToken, tokens: TokenSet) -> Granted:
+        """The access token of `tokens`, opened from `row`, with the row's lifetime."""
         renew_at = self._policy.renew_at(row.obtained_at, row.expires_at)
         return Granted(tokens.access_token, tokens.token_type, renew_at, row.expires_at)
 
-    async def refresh_token(self, integration: Integration, row: IntegrationToken) -> str | None:
-        """The stored refresh token, if the provider granted one."""
-        tokens = await self._open(integration, row)
-        return tokens.refresh_token if tokens is not None else None
-
     async def renewed(
-        self, integration: Integration, row: IntegrationToken, *, tokens: TokenSet, now: datetime
-    ) -> IntegrationToken:
-        """Store renewed tokens (keeping the refresh token when the provider sent no new
-        one); the row as stored, whoever wrote it last."""
-        if tokens.refresh_token is None:
-            tokens = tokens._replace(refresh_token=await self.refresh_token(integration, row))
+        self, integration: Integration, row: IntegrationToken, *, tokens: TokenSet,
+        previous: TokenSet | None, now: datetime,
+    ) -> Granted:  # fmt: skip
+        """Store renewed tokens (keeping the previous refresh token when the provider sent
+        no new one); the token as stored, whoever wrote it last."""
+        if tokens.refresh_token is None and previous is not None:
+            tokens = tokens._replace(refresh_token=previous.refresh_token)
         values = await self._values(integration, tokens, now=now)
         values |= {"renewals": row.renewals + 1, "version": row.version + 1}
-        await IntegrationToken.filter(
+        written = await IntegrationToken.filter(
             integration_id=row.integration_id, version=row.version
         ).update(**values)
-        return await IntegrationToken.get(integration_id=row.integration_id)
+        stored = await IntegrationToken.get(integration_id=row.integration_id)
+        if written != 1:  # another writer came first: theirs is what is stored
+            theirs = await self.opened(integration, stored)
+            assert theirs is not None
+            tokens = theirs
+        return self.granted(stored, tokens)
 
     async def failed(
         self, row: IntegrationToken, failure: TokenRequestFailed, *, now: datetime
@@ -123,9 +119,10 @@ class TokenRows:
             "lease_until": None,
         }  # fmt: skip
 
-    async def _open(
+    async def opened(
         self, integration: Integration, row: IntegrationToken | None
     ) -> TokenSet | None:
+        """The stored tokens, opened from the keyring (None when there are none)."""
         if row is None or row.tokens is None:
             return None
         plain = await self._vault.open(

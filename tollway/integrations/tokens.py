@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from tollway.clock import SYSTEM_CLOCK, Clock
@@ -22,6 +23,12 @@ from tollway.models import Integration, IntegrationStatus, IntegrationToken, OAu
 
 WAIT_STEP = 0.05
 """Seconds between looks at the row while another instance renews."""
+
+
+class _Cached(NamedTuple):
+    version: datetime
+    """The integration's `updated_at` the token was obtained under."""
+    granted: Granted
 
 
 class TokenKeeper:
@@ -41,7 +48,7 @@ class TokenKeeper:
         self._rows = TokenRows(vault, policy=policy)
         self._transitions = transitions
         self._clock = clock
-        self._cache: dict[tuple[UUID, datetime], Granted] = {}
+        self._cache: dict[UUID, _Cached] = {}
         self._locks: defaultdict[UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def now(self) -> datetime:
@@ -53,17 +60,23 @@ class TokenKeeper:
     ) -> Granted:
         """A token to call with; `stale`: the one the provider just refused (renewed unless
         another renewal replaced it meanwhile). AuthUnavailable when there is none."""
-        key = (integration.id, integration.updated_at)
-        cached = self._cache.get(key)
-        if cached is not None and cached.fresh(self.now(), stale=stale):
+        cached = self._cached(integration, stale=stale)
+        if cached is not None:
             return cached
         async with self._locks[integration.id]:
-            cached = self._cache.get(key)  # renewed while this call waited for the lock
-            if cached is not None and cached.fresh(self.now(), stale=stale):
+            cached = self._cached(integration, stale=stale)  # renewed while this call waited
+            if cached is not None:
                 return cached
             granted = await self._obtain(integration, shape, stale=stale)
-        self._cache[key] = granted
+        self._cache[integration.id] = _Cached(integration.updated_at, granted)
         return granted
+
+    def _cached(self, integration: Integration, *, stale: str | None) -> Granted | None:
+        """The cached token, if it is of the integration as loaded and still fresh."""
+        cached = self._cache.get(integration.id)
+        if cached is None or cached.version != integration.updated_at:
+            return None
+        return cached.granted if cached.granted.fresh(self.now(), stale=stale) else None
 
     async def store(self, integration: Integration, tokens: TokenSet) -> IntegrationToken:
         """Keep tokens granted by the authorization code flow (replacing any before)."""
@@ -88,7 +101,8 @@ class TokenKeeper:
         while True:
             row = await IntegrationToken.get_or_none(integration_id=integration.id)
             now = self.now()
-            current = await self._rows.granted(integration, row)
+            stored = await self._rows.opened(integration, row)
+            current = None if row is None or stored is None else self._rows.granted(row, stored)
             if current is not None and current.fresh(now, stale=stale):
                 return current
             kept = self._without_renewing(integration, shape, row, current, now=now, stale=stale)
@@ -97,7 +111,7 @@ class TokenKeeper:
             if row is None:
                 row = await self._rows.create(integration)
             if await self._rows.claim(row, now=now):
-                return await self._renew(integration, shape, row, current, stale=stale)
+                return await self._renew(integration, shape, row, stored, stale=stale)
             if current is not None and current.usable(now, stale=stale):
                 return current  # another instance is renewing: the old token still works
             if self._clock.monotonic() > deadline:
@@ -133,11 +147,12 @@ class TokenKeeper:
 
     async def _renew(
         self, integration: Integration, shape: OAuth2Shape, row: IntegrationToken,
-        current: Granted | None, *, stale: str | None,
+        stored: TokenSet | None, *, stale: str | None,
     ) -> Granted:  # fmt: skip
         before = row.state
+        current = None if stored is None else self._rows.granted(row, stored)
         try:
-            refresh = await self._rows.refresh_token(integration, row)
+            refresh = stored.refresh_token if stored is not None else None
             if isinstance(shape, OAuth2ClientCredentials):
                 tokens = await self.endpoint.client_credentials(shape)
             elif refresh is None:
@@ -150,10 +165,10 @@ class TokenKeeper:
             if current is not None and current.usable(self.now(), stale=stale):
                 return current
             raise AuthUnavailable(integration.name, str(exc)) from None
-        stored = await self._rows.renewed(integration, row, tokens=tokens, now=self.now())
+        granted = await self._rows.renewed(
+            integration, row, tokens=tokens, previous=stored, now=self.now()
+        )
         await self._after_success(integration, before, "tokens renewed")
-        granted = await self._rows.granted(integration, stored)
-        assert granted is not None
         return granted
 
     async def _after_success(
