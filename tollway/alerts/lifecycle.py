@@ -54,7 +54,12 @@ class Condition:
     @property
     def open_key(self) -> str:
         """The deduplication key of its open alert."""
-        return f"{self.source}|{self.subject}"[:300]
+        return open_key(self.source, self.subject)
+
+
+def open_key(source: str, subject: str) -> str:
+    """The deduplication key of the open alert of `source` about `subject`."""
+    return f"{source}|{subject}"[:300]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +203,10 @@ class AlertStore:
         opened = await self._open(condition, now)
         return opened, opened
 
-    async def clear_unpublished(self, open_key: str, now: datetime, *, by: str) -> Alert | None:
-        """Resolve the open alert of `open_key` (if any) inside the caller's transaction;
+    async def clear_unpublished(self, key: str, now: datetime, *, by: str) -> Alert | None:
+        """Resolve the open alert of `key` (`open_key`, if any) inside the caller's transaction;
         `publish` it as `alert.resolved` once the transaction commits."""
-        alert = await Alert.get_or_none(open_key=open_key[:300])
+        alert = await Alert.get_or_none(open_key=key)
         if alert is None:
             return None
         await self._close(alert, now, by)

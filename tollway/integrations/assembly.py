@@ -25,12 +25,11 @@ from tollway.settings import Settings
 from tollway.webhooks.outbox import WebhookOutbox
 
 
-def token_endpoint(*, allow_private: bool) -> TokenEndpoint:
+def token_endpoint(*, allow_private: bool, tls: ssl.SSLContext | None = None) -> TokenEndpoint:
     """Token requests through the SSRF guard (past no breaker: a token endpoint failing is
     an authentication failure, backed off by the keeper)."""
-    transport = GuardedTransport(
-        allow_private=allow_private, verify=ssl.create_default_context(), breaker=None
-    )
+    verify = tls or ssl.create_default_context()
+    transport = GuardedTransport(allow_private=allow_private, verify=verify, breaker=None)
     return TokenEndpoint(
         httpx.AsyncClient(transport=transport, timeout=TOKEN_TIMEOUT, follow_redirects=False)
     )
@@ -62,15 +61,16 @@ def integration_services(
         audit, vault, allow_private=allow_private, max_page_size=settings.graphql_page_size_max
     )
     transitions = StatusTransitions(alerts, outbox, bus=connections.bus)
+    tls = ssl.create_default_context()
     keeper = TokenKeeper(
         vault,
-        token_endpoint(allow_private=allow_private),
+        token_endpoint(allow_private=allow_private, tls=tls),
         transitions=transitions,
         policy=RenewalPolicy(give_up_after_seconds=settings.integration_auth_failed_after_seconds),
     )
     clients = IntegrationClients(
         vault, allow_private=allow_private, breakers=breakers_for(connections.redis),
-        keeper=keeper, on_breaker_change=transitions.breaker_changed,
+        keeper=keeper, on_breaker_change=transitions.breaker_changed, tls=tls,
     )  # fmt: skip
     authorizations = IntegrationAuthorizations(
         vault, keeper, audit=audit, base_url=settings.base_url

@@ -98,7 +98,10 @@ class IntegrationClients:
         on_breaker_change: BreakerListener = _ignore,
         policy: BreakerPolicy = DEFAULT_POLICY,
         clock: Callable[[], int] = wall_clock_ms,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: the context every client verifies providers with (made here if not given;
+        loading CA certificates costs milliseconds, so one is shared)."""
         self._vault = vault
         self._allow_private = allow_private
         self.breakers = breakers
@@ -106,7 +109,7 @@ class IntegrationClients:
         self._clock = clock
         self.keeper = keeper
         self._on_breaker_change = on_breaker_change
-        self._tls = ssl.create_default_context()  # loading CA certificates costs milliseconds
+        self._tls = tls or ssl.create_default_context()
         self._clients: dict[UUID, _Cached] = {}
         self._retired: list[_Retired] = []
 

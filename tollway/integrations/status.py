@@ -14,7 +14,7 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
-from tollway.alerts.lifecycle import AlertStore, Condition
+from tollway.alerts.lifecycle import AlertStore, Condition, open_key
 from tollway.auth.principal import READ_ROLES, Principal
 from tollway.events import INTEGRATIONS_CHANNEL, EventBus
 from tollway.integrations.breaker import BreakerChange
@@ -71,7 +71,11 @@ class LiveChange(NamedTuple):
 
 def alert_key(integration_id: UUID) -> str:
     """The open-alert key of an integration's health incident."""
-    return f"{ALERT_SOURCE}|integration:{integration_id}"
+    return open_key(ALERT_SOURCE, _subject(integration_id))
+
+
+def _subject(integration_id: UUID) -> str:
+    return f"integration:{integration_id}"
 
 
 def _event_data(row: Integration, before: IntegrationStatus, reason: str, at: datetime) -> Any:
@@ -182,7 +186,7 @@ class StatusTransitions:
         production = row.environment is IntegrationEnvironment.PRODUCTION
         what = "is down" if row.status is IntegrationStatus.DOWN else "cannot authenticate"
         return Condition(
-            source=ALERT_SOURCE, kind=ALERTING[row.status], subject=f"integration:{row.id}",
+            source=ALERT_SOURCE, kind=ALERTING[row.status], subject=_subject(row.id),
             severity=Severity.CRITICAL if production else Severity.WARNING,
             message=f"integration {row.name!r} ({row.provider}) {what}: {reason}"[:2000],
             tenant_id=row.tenant_id,
