@@ -16,7 +16,7 @@ from tests.webhooks.receiver import Receiver, Reply, receiving
 from tollway.app import build_services
 from tollway.auth.principal import WORKER
 from tollway.errors import BadUserInput
-from tollway.integrations.health import IntegrationHealth
+from tollway.integrations.health import DUE_BATCH, IntegrationHealth
 from tollway.integrations.registry import IntegrationFields
 from tollway.jobs import background_jobs, retention_policy
 from tollway.metering.retention import RetentionJob
@@ -234,3 +234,30 @@ def test_the_worker_probes_unless_told_not_to(services: Services) -> None:
 
     assert "integration-probes" in names(integration_probes=True)
     assert "integration-probes" not in names(integration_probes=False)
+
+
+async def test_every_due_integration_is_probed_once_above_the_batch_size(
+    services: Services, gql: GraphQL, provider: Receiver
+) -> None:
+    tenant = UUID(await gql.create_tenant())
+    await Integration.all().update(enabled=False)
+    count = DUE_BATCH + 5
+    made = []
+    for i in range(count):
+        fields = IntegrationFields(
+            name=f"p{i}", provider="custom", base_url=f"{provider.url}/{i}",
+            config={"probe_path": "/health"},
+        )  # fmt: skip
+        made.append(await services.integrations.create(WORKER, tenant, new=fields))
+    other = build_services(services.settings)
+    clock = Moment()
+    one = IntegrationHealth(services.integration_clients, services.integration_status, now=clock)
+    two = IntegrationHealth(other.integration_clients, other.integration_status, now=clock)
+    try:
+        for _ in range(3):  # more runs than needed: what was probed is not probed again
+            await asyncio.gather(one.run_due(), two.run_due())
+    finally:
+        await other.integration_clients.aclose()
+    assert len(provider.received) == count
+    assert sorted(r.path for r in provider.received) == sorted(f"/{i}/health" for i in range(count))
+    assert await IntegrationCheck.filter(integration_id__in=[m.id for m in made]).count() == count
